@@ -1,0 +1,253 @@
+"""The ``kb`` command: set up, import, index maintenance, tokens, checks, and serving.
+
+Every command honours KB_DATA_DIR and KB_DATABASE_URL exactly as the server does, prints
+Chinese messages, and exits non-zero on failure (2 for a usage or configuration problem).
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from kb import ROOT, create_app
+from kb.config import ConfigError
+from kb.errors import KbError
+
+DEMO_ORGS = (
+    ("bureau", "广西壮族自治区数据局（示例）", "bureau"),
+    ("demo", "示例信创服务有限公司", "enterprise"),
+    ("demo-unit", "示例市政务服务中心", "unit"),
+)
+DEMO_USERS = (
+    ("reader", "reader", "demo-unit", "示例单位用户"),
+    ("editor", "editor", "demo", "示例企业编辑"),
+    ("curator", "curator", "bureau", "示例数据局审核员"),
+    ("admin", "admin", "bureau", "示例系统管理员"),
+)
+
+
+def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Build the app (config errors exit 2), push its context, turn KbError into exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            app = create_app()
+        except ConfigError as err:
+            click.echo(f"配置错误：{err}", err=True)
+            sys.exit(2)
+        with app.app_context():
+            try:
+                return func(*args, **kwargs)
+            except KbError as err:
+                click.echo(f"错误：{err.message}", err=True)
+                for name, message in err.fields.items():
+                    click.echo(f"  {name}: {message}", err=True)
+                sys.exit(1)
+
+    return wrapper
+
+
+@click.group(help="广西信创服务保障知识库（kb）管理命令")
+def cli() -> None:
+    pass
+
+
+def _session():  # type: ignore[no-untyped-def]
+    from kb import db
+
+    db.create_all()
+    return db.session()
+
+
+@cli.command("init", help="创建数据库；--demo 时创建示例单位、示例账号，并导入 articles/ 中的示例文章")
+@click.option("--demo/--no-demo", default=False, help="创建示例数据（make run 使用）")
+@with_app
+def init_cmd(demo: bool) -> None:
+    from flask import current_app
+
+    from kb import accounts, importer
+    from kb.accounts import SYSTEM
+    from kb.models import Organisation, User
+
+    s = _session()
+    if s.scalar(select(Organisation).where(Organisation.kind == "bureau")) is None:
+        accounts.create_org(s, SYSTEM, "bureau", "广西壮族自治区数据局", "bureau")
+        s.commit()
+    click.echo(f"数据目录：{current_app.config['DATA_DIR']}")
+    if not demo:
+        click.echo("数据库已就绪。")
+        return
+    for code, name, kind in DEMO_ORGS:
+        if s.scalar(select(Organisation).where(Organisation.code == code)) is None:
+            accounts.create_org(s, SYSTEM, code, name, kind)
+    s.commit()
+    created: list[tuple[str, str, str]] = []
+    for username, role, org, display in DEMO_USERS:
+        if s.scalar(select(User).where(User.username == username)) is None:
+            password = secrets.token_urlsafe(9)
+            accounts.create_user(s, SYSTEM, username, password, role, org, display)
+            created.append((username, role, password))
+    s.commit()
+    accounts_file = Path(current_app.config["DATA_DIR"]) / "demo-accounts.txt"
+    if created:
+        lines = ["# kb 示例账号（首次初始化时生成；请妥善保管，或登录后由管理员重置密码）"]
+        lines += [f"{u}\t{r}\t{p}" for u, r, p in created]
+        old = accounts_file.read_text(encoding="utf-8") if accounts_file.exists() else ""
+        accounts_file.write_text(old + "\n".join(lines) + "\n", encoding="utf-8")
+        accounts_file.chmod(0o600)
+        click.echo("已创建示例账号（密码只显示这一次，也已写入 demo-accounts.txt）：")
+        for username, role, password in created:
+            click.echo(f"  {username:<8} {role:<8} {password}")
+    else:
+        click.echo(f"示例账号已存在，密码见 {accounts_file}")
+    results = importer.import_paths(s, SYSTEM, [str(ROOT / "articles")], enterprise_code="demo", publish=True)
+    _print_import(results, quiet=True)
+    from kb.index import writer
+
+    writer.ensure_index()
+
+
+def _print_import(results: list[Any], quiet: bool = False) -> bool:
+    labels = {"created": "新建", "revised": "新修订", "unchanged": "未变化", "draft": "存为草稿", "failed": "失败"}
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+        if quiet and r.outcome in ("created", "revised", "unchanged"):
+            continue
+        click.echo(f"{labels[r.outcome]}\t{r.path}\t{r.slug or ''}\t{r.message}")
+        for f in r.findings:
+            if f["severity"] == "error" or not quiet:
+                click.echo(f"    {f['rule']} {f['severity']} 第{f['line'] or '-'}行：{f['message']}")
+    summary = "，".join(f"{labels[k]} {v}" for k, v in counts.items()) or "没有找到 .md 文件"
+    click.echo(f"导入完成：共 {len(results)} 个文件，{summary}")
+    return not counts.get("failed")
+
+
+@cli.command("import", help="导入 Markdown 文件或目录（front matter + 正文）")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--enterprise", "enterprise", default=None, help="所属入围企业代码")
+@click.option("--publish", is_flag=True, help="通过内容检查的文章直接发布")
+@click.option("--force", is_flag=True, help="与 --publish 合用：有错误的文章也发布（记入审计日志）")
+@with_app
+def import_cmd(paths: tuple[str, ...], enterprise: str | None, publish: bool, force: bool) -> None:
+    from kb import importer
+    from kb.accounts import SYSTEM
+
+    if force and not publish:
+        raise click.UsageError("--force 只能与 --publish 一起使用")
+    s = _session()
+    results = importer.import_paths(s, SYSTEM, paths, enterprise_code=enterprise, publish=publish, force=force)
+    ok = _print_import(results)
+    from kb.index import writer
+
+    writer.drain()
+    sys.exit(0 if ok else 1)
+
+
+@cli.group("token", help="API 令牌")
+def token_group() -> None:
+    pass
+
+
+@token_group.command("create", help="为用户创建 API 令牌；令牌单独显示在最后一行")
+@click.argument("username", required=False)
+@click.option("--name", default="", help="令牌用途说明")
+@click.option("--platform", "platform", default=None, help="为服务保障平台创建令牌，绑定此企业代码")
+@with_app
+def token_create(username: str | None, name: str, platform: str | None) -> None:
+    from kb import accounts
+    from kb.accounts import SYSTEM
+
+    s = _session()
+    if platform:
+        from kb import tickets
+
+        user = tickets.platform_user(s, SYSTEM, platform)
+    elif username:
+        user = accounts.get_user(s, username)
+    else:
+        raise click.UsageError("请给出用户名，或用 --platform 企业代码")
+    raw = accounts.create_token(s, SYSTEM, user, name or ("platform" if platform else ""))
+    s.commit()
+    click.echo(f"已为 {user.username} 创建令牌（只显示这一次）：")
+    click.echo(raw)
+
+
+@cli.group("user", help="用户管理")
+def user_group() -> None:
+    pass
+
+
+@user_group.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["reader", "editor", "curator", "admin"]))
+@click.option("--org", "org", required=True, help="单位代码")
+@click.option("--password", default=None, help="不给出时自动生成并显示")
+@click.option("--name", "display_name", default="")
+@with_app
+def user_create(username: str, role: str, org: str, password: str | None, display_name: str) -> None:
+    from kb import accounts
+    from kb.accounts import SYSTEM
+
+    s = _session()
+    generated = password is None
+    password = password or secrets.token_urlsafe(9)
+    accounts.create_user(s, SYSTEM, username, password, role, org, display_name)
+    s.commit()
+    click.echo(f"已创建用户 {username}" + (f"，密码：{password}" if generated else ""))
+
+
+@cli.group("org", help="单位管理")
+def org_group() -> None:
+    pass
+
+
+@org_group.command("create")
+@click.argument("code")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(["enterprise", "unit", "bureau"]))
+@with_app
+def org_create(code: str, name: str, kind: str) -> None:
+    from kb import accounts
+    from kb.accounts import SYSTEM
+
+    s = _session()
+    accounts.create_org(s, SYSTEM, code, name, kind)
+    s.commit()
+    click.echo(f"已创建单位 {code}（{name}）")
+
+
+@cli.command("serve", help="用 waitress 提供网站服务（默认 http://127.0.0.1:5000）")
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+@click.option("--threads", default=8, type=click.IntRange(1, 64))
+def serve(host: str | None, port: int | None, threads: int) -> None:
+    from waitress import serve as waitress_serve
+
+    try:
+        app = create_app()
+    except ConfigError as err:
+        click.echo(f"配置错误：{err}", err=True)
+        sys.exit(2)
+    with app.app_context():
+        from kb import db
+        from kb.index import writer
+
+        db.create_all()
+        writer.ensure_index()
+    host = host or app.config["HOST"]
+    port = port or app.config["PORT"]
+    click.echo(f"kb 已启动：http://{host}:{port}/ （数据目录 {app.config['DATA_DIR']}）")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="kb")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,75 @@
+"""Database engine and sessions: one engine per app, one session per request or CLI command.
+
+The database is the source of truth; the search index is derived from it (see kb/index/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from kb.models import Base
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL and a busy timeout so a CLI import and the server coexist."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["kb_engine"] = engine
+    app.extensions["kb_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def engine() -> Engine:
+    return current_app.extensions["kb_engine"]
+
+
+def session() -> Session:
+    """The session of the current request or CLI command, opened on first use."""
+    if "kb_session" not in g:
+        g.kb_session = current_app.extensions["kb_sessionmaker"]()
+    return g.kb_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    sess = g.pop("kb_session", None)
+    if sess is not None:
+        sess.close()
+
+
+@contextmanager
+def fresh_session() -> Iterator[Session]:
+    """A separate session, for work that must commit independently of the request's."""
+    sess = current_app.extensions["kb_sessionmaker"]()
+    try:
+        yield sess
+    finally:
+        sess.close()
+
+
+def create_all() -> None:
+    Base.metadata.create_all(engine())

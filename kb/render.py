@@ -1,0 +1,182 @@
+"""Markdown → safe HTML: the only module that turns user text into Markup.
+
+Two layers, because either alone has failed before: Python-Markdown runs with raw HTML
+switched off (an author's ``<script>`` is shown as text, and the checker tells them), then
+bleach keeps only an allow-list of tags, attributes and URL schemes, built once at import.
+Inputs that make Python-Markdown quadratic or recursive are defused first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import bleach
+import markdown
+from bleach.linkifier import LinkifyFilter
+from markdown.extensions.toc import slugify_unicode
+from markupsafe import Markup, escape
+
+ALLOWED_TAGS = frozenset(
+    {
+        "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "strong", "em", "u", "del", "code",
+        "pre", "blockquote", "ul", "ol", "li", "a", "img", "table", "thead", "tbody", "tr",
+        "th", "td", "sup", "sub", "kbd",
+    }
+)  # fmt: skip
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+HEADING_ID_PREFIX = "h-"
+_LANG_CLASS = re.compile(r"^language-[A-Za-z0-9_+-]{1,30}$")
+_HEADING_ID = re.compile(r"^h-[\w-]{1,100}$")
+_MAX_BRACKETS_PER_BLOCK = 64
+_MAX_INDENT = 48
+_MAX_QUOTE_DEPTH = 16
+
+
+def _is_local_url(value: str) -> bool:
+    """True for a path on this site: no scheme, no host, not protocol-relative."""
+    value = value.strip()
+    if value.startswith(("//", "\\\\", "/\\")):
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc
+
+
+def _allow_attribute(tag: str, name: str, value: str) -> bool:
+    if tag == "a":
+        if name == "href":
+            return True  # bleach checks the scheme against ALLOWED_PROTOCOLS
+        if name == "title":
+            return True
+        return name == "class" and value == "headerlink"
+    if tag == "img":
+        if name == "src":
+            # a remote image would make every reader's browser fetch an author-chosen URL
+            return _is_local_url(value)
+        return name in {"alt", "title"}
+    if tag in {"th", "td"}:
+        return name == "align" and value in {"left", "right", "center"}
+    if tag == "code":
+        return name == "class" and bool(_LANG_CLASS.match(value))
+    if tag in {"h2", "h3", "h4", "h5", "h6"}:
+        return name == "id" and bool(_HEADING_ID.match(value))
+    return False
+
+
+def _link_rel(attrs: dict, new: bool = False) -> dict:
+    href = attrs.get((None, "href"), "")
+    if not _is_local_url(href) and not href.startswith("mailto:"):
+        attrs[(None, "rel")] = "noopener noreferrer nofollow"
+    return attrs
+
+
+_CLEANER = bleach.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=_allow_attribute,
+    protocols=ALLOWED_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+    filters=[lambda source: LinkifyFilter(source, callbacks=[_link_rel], skip_tags={"pre", "code"})],
+)
+
+
+def _slugify(value: str, separator: str) -> str:
+    return HEADING_ID_PREFIX + slugify_unicode(value, separator)
+
+
+def _new_markdown() -> markdown.Markdown:
+    md = markdown.Markdown(
+        extensions=["tables", "fenced_code", "toc", "sane_lists"],
+        extension_configs={
+            "toc": {"slugify": _slugify, "permalink": False, "toc_depth": "2-3"},
+            "tables": {"use_align_attribute": True},
+        },
+        output_format="html",
+    )
+    # Raw HTML would otherwise pass straight through Markdown; shown as text instead.
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    return md
+
+
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+
+
+def defuse(text: str) -> str:
+    """Neutralise inputs that make Python-Markdown slow (nested brackets) or recurse (nesting).
+
+    Normal articles pass through unchanged; only pathological blocks lose link syntax or
+    nesting depth, which no real article needs.
+    """
+    out: list[str] = []
+    block: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        if block:
+            chunk = "\n".join(block)
+            if chunk.count("[") > _MAX_BRACKETS_PER_BLOCK:
+                chunk = chunk.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+            out.append(chunk)
+            block.clear()
+
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            flush()
+            in_fence = not in_fence
+            out.append(line)
+            continue
+        if in_fence:
+            out.append(line)
+            continue
+        if not line.strip():
+            flush()
+            out.append(line)
+            continue
+        expanded = line.expandtabs(4)
+        indent = len(expanded) - len(expanded.lstrip(" "))
+        if indent > _MAX_INDENT:
+            line = " " * _MAX_INDENT + expanded.lstrip(" ")
+        stripped = line.lstrip()
+        if stripped.startswith(">"):
+            depth = len(stripped) - len(stripped.lstrip("> "))
+            marks = stripped[:depth].count(">")
+            if marks > _MAX_QUOTE_DEPTH:
+                line = "> " * _MAX_QUOTE_DEPTH + stripped[depth:]
+        block.append(line)
+    flush()
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    html: Markup
+    toc: tuple[tuple[int, str, str], ...]  # (level, id, text) for h2/h3
+
+
+@lru_cache(maxsize=512)
+def render(text: str) -> Rendered:
+    """Render Markdown to sanitised HTML with a table of contents."""
+    md = _new_markdown()
+    try:
+        raw = md.convert(defuse(text))
+    except RecursionError:
+        return Rendered(Markup("<pre>") + escape(text) + Markup("</pre>"), ())
+    toc = tuple(_flatten_toc(getattr(md, "toc_tokens", [])))
+    return Rendered(Markup(_CLEANER.clean(raw)), toc)
+
+
+def _flatten_toc(tokens: list[dict]) -> list[tuple[int, str, str]]:
+    result: list[tuple[int, str, str]] = []
+    for token in tokens:
+        result.append((token["level"], token["id"], bleach.clean(token["name"], tags=set(), strip=True)))
+        result.extend(_flatten_toc(token.get("children", [])))
+    return result
+
+
+def plain_text(text: str) -> str:
+    """Markdown reduced to readable text (for search snippets and summaries)."""
+    html = render(text).html
+    return re.sub(r"\s+", " ", bleach.clean(str(html), tags=set(), strip=True)).strip()

@@ -1,0 +1,12 @@
+"""HTML and JSON blueprints. Views are thin: read the request, call one operation, render."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from kb.views import admin, api, articles, auth, editor, review, search
+
+    for module in (articles, auth, editor, review, admin, search, api):
+        app.register_blueprint(module.bp)

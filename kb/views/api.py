@@ -1,0 +1,257 @@
+"""The JSON API (/api/v1): the same operations and policy as the pages, errors as JSON.
+
+Authentication is the session cookie or ``Authorization: Bearer <token>``. A session-authenticated
+write must carry the CSRF token (header ``X-CSRFToken``); a token-authenticated one need not, since
+a browser never sends the header by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+from flask_login import current_user
+
+from kb import articles as ops
+from kb import db, frontmatter, jsonio, render
+from kb.errors import Invalid, Unauthorized
+from kb.extensions import csrf
+from kb.models import Article, Revision
+from kb.permissions import policy
+from kb.permissions.roles import Action
+from kb.views.util import actor, int_arg
+from kb.web import bearer_token, localtime
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if bearer_token() is not None:
+        if not current_user.is_authenticated:
+            raise Unauthorized("API 令牌无效或已停用。")
+        return
+    if request.method not in ("GET", "HEAD", "OPTIONS") and current_user.is_authenticated:
+        csrf.protect()
+
+
+def require_user() -> Any:
+    user = actor()
+    if not policy.signed_in(user):
+        raise Unauthorized("请先登录，或使用 Authorization: Bearer <令牌>。")
+    return user
+
+
+def body_json() -> Any:
+    return jsonio.loads(request.get_data(cache=True), max_depth=current_app.config["MAX_JSON_DEPTH"])
+
+
+def article_json(article: Article, revision: Revision | None, *, full: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "slug": article.slug,
+        "title": article.title,
+        "type": article.type,
+        "category": article.category,
+        "products": article.products,
+        "os": article.os,
+        "tags": article.tags,
+        "summary": article.summary,
+        "visibility": article.visibility,
+        "allowed_orgs": article.allowed_orgs,
+        "review_by": article.review_by.isoformat() if article.review_by else None,
+        "enterprise": article.owner.code,
+        "status": article.status,
+        "pending": article.pending,
+        "updated_at": article.updated_at.isoformat(),
+        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "url": url_for("articles.show", slug=article.slug),
+    }
+    if revision is not None:
+        data["revision"] = revision.number
+        data["revision_state"] = revision.state
+    if full and revision is not None:
+        meta = revision.meta
+        data.update({k: meta.get(k) for k in ("title", "type", "category", "products", "os", "tags", "summary")})
+        data["markdown"] = revision.body
+        data["source"] = revision.source
+        data["html"] = str(render.render(revision.body).html)
+        if revision.review_note and policy.can(actor(), Action.READ_WORK, article):
+            data["review_note"] = revision.review_note
+    return data
+
+
+def _draft_from_request() -> frontmatter.ArticleDraft:
+    """A draft from either a Markdown body with front matter, or JSON fields plus "markdown"."""
+    mimetype = request.mimetype or ""
+    if mimetype == "application/json":
+        data = body_json()
+        if not isinstance(data, dict):
+            raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
+        if "source" in data:
+            source = data["source"]
+            if not isinstance(source, str):
+                raise Invalid("source 应为文字", fields={"source": "应为文字"})
+            return frontmatter.parse(source)
+        body = data.get("markdown", "")
+        if not isinstance(body, str):
+            raise Invalid("markdown 应为文字", fields={"markdown": "应为文字"})
+        return frontmatter.validate_meta({k: v for k, v in data.items() if k != "markdown"}, body)
+    raw = request.get_data(cache=True)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("正文不是有效的 UTF-8 编码", fields={"markdown": "编码错误"}, status=400) from None
+    return frontmatter.parse(text.replace("\r\n", "\n"))
+
+
+def _shown(article: Article) -> Revision | None:
+    user = actor()
+    if request.args.get("revision") == "working" and policy.can(user, Action.READ_WORK, article):
+        return article.review_revision
+    if article.published_revision is not None and policy.can(user, Action.READ, article):
+        return article.published_revision
+    return article.review_revision
+
+
+@bp.get("/articles")
+def list_articles():  # type: ignore[no-untyped-def]
+    s = db.session()
+    per_page = int_arg("per_page", 20, 1, 100)
+    page = ops.listing(
+        s, actor(), status=request.args.get("status") or None, type_=request.args.get("type") or None,
+        category=request.args.get("category") or None, page=int_arg("page", 1), per_page=per_page,
+    )  # fmt: skip
+    return jsonify(
+        {
+            "total": page.total,
+            "page": page.page,
+            "per_page": page.per_page,
+            "results": [article_json(a, None) for a in page.items],
+        }
+    )
+
+
+@bp.get("/articles/<slug>")
+def get_article(slug: str):  # type: ignore[no-untyped-def]
+    article = ops.get(db.session(), actor(), slug)
+    return jsonify(article_json(article, _shown(article), full=True))
+
+
+@bp.post("/articles")
+def create_article():  # type: ignore[no-untyped-def]
+    user = require_user()
+    s = db.session()
+    draft = _draft_from_request()
+    article = ops.create(
+        s, user, draft, message=request.args.get("message", ""),
+        max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
+    )  # fmt: skip
+    ops.commit(s)
+    return jsonify(article_json(article, article.working_revision, full=True)), 201
+
+
+@bp.put("/articles/<slug>")
+def update_article(slug: str):  # type: ignore[no-untyped-def]
+    user = require_user()
+    s = db.session()
+    article = ops.get(s, user, slug)
+    policy.require(user, Action.EDIT, article)
+    draft = _draft_from_request()
+    resolves = int_arg("resolves", 0, 0, 2**31) or None
+    if resolves is not None:
+        from kb import feedback
+
+        feedback.check_resolvable(s, user, article, resolves)
+    revision = ops.save(
+        s, user, article, draft, message=request.args.get("message", ""),
+        max_bytes=current_app.config["MAX_MARKDOWN_BYTES"], resolves_request_id=resolves,
+    )  # fmt: skip
+    ops.commit(s)
+    return jsonify(article_json(article, revision, full=True))
+
+
+def _reason() -> str:
+    if not request.get_data(cache=True):
+        return ""
+    data = body_json()
+    if not isinstance(data, dict):
+        raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
+    value = data.get("reason", data.get("note", ""))
+    if not isinstance(value, str):
+        raise Invalid("reason 应为文字", fields={"reason": "应为文字"})
+    return value
+
+
+def _transition(slug: str, name: str):  # type: ignore[no-untyped-def]
+    user = require_user()
+    s = db.session()
+    article = ops.get(s, user, slug)
+    if name == "submit":
+        ops.submit(s, user, article)
+    elif name == "withdraw":
+        ops.withdraw(s, user, article)
+    elif name == "publish":
+        ops.publish(s, user, article, _reason())
+    elif name == "return":
+        ops.return_(s, user, article, _reason())
+    elif name == "archive":
+        ops.archive(s, user, article, _reason())
+    elif name == "restore":
+        ops.restore(s, user, article)
+    ops.commit(s)
+    return jsonify(article_json(article, article.review_revision))
+
+
+for _name in ("submit", "withdraw", "publish", "return", "archive", "restore"):
+    bp.add_url_rule(
+        f"/articles/<slug>/{_name}",
+        f"transition_{_name}",
+        lambda slug, _n=_name: _transition(slug, _n),
+        methods=["POST"],
+    )
+
+
+@bp.get("/articles/<slug>/revisions")
+def list_revisions(slug: str):  # type: ignore[no-untyped-def]
+    s = db.session()
+    article = ops.get(s, actor(), slug)
+    revisions = ops.revisions(s, actor(), article)
+    return jsonify(
+        {
+            "slug": article.slug,
+            "published": article.published_revision.number if article.published_revision else None,
+            "working": article.working_revision.number if article.working_revision else None,
+            "revisions": [
+                {
+                    "number": r.number,
+                    "state": r.state,
+                    "author": r.author_name,
+                    "message": r.message,
+                    "created_at": r.created_at.isoformat(),
+                    "created_at_local": localtime(r.created_at),
+                    "review_note": r.review_note,
+                }
+                for r in revisions
+            ],
+        }
+    )
+
+
+@bp.get("/articles/<slug>/diff")
+def diff(slug: str):  # type: ignore[no-untyped-def]
+    s = db.session()
+    article = ops.get(s, actor(), slug)
+    old = int_arg("from", 0, 1)
+    new = int_arg("to", 0, 1)
+    if not old or not new:
+        raise Invalid("需要 from 和 to 两个修订号", fields={"from": "必填", "to": "必填"})
+    lines = ops.diff(s, actor(), article, old, new)
+    return jsonify({"slug": slug, "from": old, "to": new, "lines": [{"op": k, "text": t} for k, t in lines]})
+
+
+@bp.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    from kb.openapi import spec
+
+    return jsonify(spec())

@@ -1,0 +1,81 @@
+"""The bureau curator's pages: review queue, review a submission, publish, return, archive."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from kb import articles as ops
+from kb import db, render
+from kb.errors import KbError
+from kb.permissions import policy
+from kb.views.util import actor, int_arg
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+
+
+@bp.before_request
+@login_required
+def _curators_only() -> None:
+    if not policy.is_staff(actor()):
+        abort(403)
+
+
+@bp.get("/")
+def queue() -> str:
+    s = db.session()
+    page = ops.listing(s, actor(), status="pending", page=int_arg("page", 1), per_page=50, order="updated")
+    return render_template("review/queue.html", page=page)
+
+
+@bp.get("/<slug>")
+def show(slug: str) -> str:
+    s = db.session()
+    article = ops.get(s, actor(), slug)
+    return _review_page(s, article)
+
+
+def _review_page(s, article, error: KbError | None = None):  # type: ignore[no-untyped-def]
+    revision = article.review_revision
+    diff = []
+    if article.published_revision is not None and revision.id != article.published_revision.id:
+        diff = ops.diff(s, actor(), article, article.published_revision.number, revision.number)
+    report = ops.check_revision(s, article, revision)
+    page = render_template(
+        "review/show.html", article=article, revision=revision, meta=revision.meta,
+        rendered=render.render(revision.body), diff=diff, findings=report.findings,
+        error=error,
+    )  # fmt: skip
+    return (page, error.status) if error else page
+
+
+def _transition(slug: str, operation, *args):  # type: ignore[no-untyped-def]
+    s = db.session()
+    article = ops.get(s, actor(), slug)
+    try:
+        operation(s, actor(), article, *args)
+        ops.commit(s)
+    except KbError as err:
+        s.rollback()
+        return _review_page(s, ops.get(s, actor(), slug), err)
+    return redirect(url_for("review.show", slug=slug, done=operation.__name__))
+
+
+@bp.post("/<slug>/publish")
+def publish(slug: str):  # type: ignore[no-untyped-def]
+    return _transition(slug, ops.publish, request.form.get("note", ""))
+
+
+@bp.post("/<slug>/return")
+def return_(slug: str):  # type: ignore[no-untyped-def]
+    return _transition(slug, ops.return_, request.form.get("reason", ""))
+
+
+@bp.post("/<slug>/archive")
+def archive(slug: str):  # type: ignore[no-untyped-def]
+    return _transition(slug, ops.archive, request.form.get("reason", ""))
+
+
+@bp.post("/<slug>/restore")
+def restore(slug: str):  # type: ignore[no-untyped-def]
+    return _transition(slug, ops.restore)

@@ -1,0 +1,176 @@
+"""Shared fixtures: a real app on a temporary SQLite file and index folder, the Flask test
+client, the CLI runner, and factories for organisations, users and articles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kb import create_app, db
+from kb import articles as ops
+from kb.accounts import SYSTEM, create_org, create_user
+from kb.frontmatter import ArticleDraft
+from kb.models import Article
+
+PASSWORD = "correct-horse-battery"
+
+# One small world every permission test can reason about.
+ORGS = [
+    ("bureau", "自治区数据局", "bureau"),
+    ("demo", "示例企业", "enterprise"),
+    ("other", "另一企业", "enterprise"),
+    ("demo-unit", "示例单位", "unit"),
+    ("other-unit", "另一单位", "unit"),
+]
+USERS = [
+    ("reader", "reader", "demo-unit"),
+    ("reader2", "reader", "other-unit"),
+    ("editor", "editor", "demo"),
+    ("editor2", "editor", "other"),
+    ("curator", "curator", "bureau"),
+    ("admin", "admin", "bureau"),
+]
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "DATA_DIR": str(tmp_path / "data"),
+        "WTF_CSRF_ENABLED": False,
+        "SECRET_KEY": "test-secret",
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    for key in ("KB_DATA_DIR", "KB_DATABASE_URL", "KB_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    application = create_app(app_config)
+    with application.app_context():
+        db.create_all()
+        s = db.session()
+        for code, name, kind in ORGS:
+            create_org(s, SYSTEM, code, name, kind)
+        for username, role, org in USERS:
+            create_user(s, SYSTEM, username, PASSWORD, role, org)
+        s.commit()
+    yield application
+    application.extensions["kb_engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[Any]:
+    """An app context with its database session, for calling operations directly."""
+    with app.app_context():
+        yield db.session()
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> FlaskClient:
+    response = client.post("/login", data={"username": username, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def login_as(app: Flask) -> Callable[[str], FlaskClient]:
+    """A fresh client signed in as the given user."""
+
+    def make(username: str) -> FlaskClient:
+        return login(app.test_client(), username)
+
+    return make
+
+
+GOOD_BODY = """## 现象
+
+打印机在系统中显示“脱机”，打印任务停在队列里。
+
+## 原因
+
+打印机的网络地址发生变化，CUPS（通用 Unix 打印系统）仍按旧地址连接。
+
+## 解决步骤
+
+1. 在终端执行 `lpstat -p` 查看打印机状态。
+2. 打开“设置 → 打印机”，删除旧的打印机。
+3. 重新添加打印机，选择正确的驱动。
+
+## 参考资料
+
+- 《CUPS 管理手册》
+"""
+
+
+def draft(**overrides: Any) -> ArticleDraft:
+    fields: dict[str, Any] = {
+        "title": "打印机显示脱机的处理方法",
+        "type": "故障处理",
+        "category": "打印与扫描",
+        "visibility": "public",
+        "body": GOOD_BODY,
+        "products": ["惠普 LaserJet M1136"],
+        "os": ["银河麒麟桌面操作系统 V10 SP1"],
+        "tags": ["打印机", "脱机"],
+        "summary": "打印机脱机时按本文重新添加打印机。",
+    }
+    fields.update(overrides)
+    return ArticleDraft(**fields)
+
+
+@pytest.fixture
+def make_article(app: Flask) -> Callable[..., str]:
+    """Create an article through the real operations; returns its slug.
+
+    ``status`` is the state to bring it to: draft, submitted, returned, published, archived.
+    """
+
+    def make(status: str = "published", owner: str = "demo", **overrides: Any) -> str:
+        from sqlalchemy import select
+
+        from kb.models import Organisation
+
+        with app.app_context():
+            s = db.session()
+            org = s.scalar(select(Organisation).where(Organisation.code == owner))
+            article = ops.create(s, SYSTEM, draft(**overrides), owner=org)
+            s.flush()
+            if status != "draft":
+                article.working_revision.state = "submitted"
+                article.status = "submitted"
+            if status == "returned":
+                ops.return_(s, SYSTEM, article, "请补充截图")
+            if status in ("published", "archived"):
+                ops.publish(s, SYSTEM, article)
+            if status == "archived":
+                ops.archive(s, SYSTEM, article)
+            ops.commit(s)
+            return article.slug
+
+    return make
+
+
+@pytest.fixture
+def runner(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A CLI runner whose ``kb`` commands use the same data folder as ``app``."""
+    monkeypatch.setenv("KB_DATA_DIR", app_config["DATA_DIR"])
+    monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    return CliRunner()
+
+
+def get_article(app: Flask, slug: str) -> Article:
+    from sqlalchemy import select
+
+    with app.app_context():
+        return db.session().scalar(select(Article).where(Article.slug == slug))
