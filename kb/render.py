@@ -56,6 +56,8 @@ def _allow_attribute(tag: str, name: str, value: str) -> bool:
             # a remote image would make every reader's browser fetch an author-chosen URL
             return _is_local_url(value)
         return name in {"alt", "title"}
+    if tag == "ol":
+        return name == "start" and value.isdigit() and len(value) < 6
     if tag in {"th", "td"}:
         return name == "align" and value in {"left", "right", "center"}
     if tag == "code":
@@ -88,8 +90,10 @@ def _slugify(value: str, separator: str) -> str:
 
 def _new_markdown() -> markdown.Markdown:
     md = markdown.Markdown(
-        extensions=["tables", "fenced_code", "toc", "sane_lists"],
+        # superfences, unlike fenced_code, allows code blocks inside numbered steps
+        extensions=["tables", "pymdownx.superfences", "toc", "sane_lists"],
         extension_configs={
+            "pymdownx.highlight": {"use_pygments": False},
             "toc": {"slugify": _slugify, "permalink": False, "toc_depth": "2-3"},
             "tables": {"use_align_attribute": True},
         },
@@ -101,7 +105,7 @@ def _new_markdown() -> markdown.Markdown:
     return md
 
 
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 
 
 def defuse(text: str) -> str:
