@@ -251,3 +251,41 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 
 def main() -> None:
     cli()
+
+
+@cli.command("reindex", help="从数据库重建搜索索引（在新目录中构建后切换，期间搜索不中断）")
+@click.option("--procs", default=1, type=click.IntRange(1, 8), help="并行构建的进程数")
+@with_app
+def reindex(procs: int) -> None:
+    from kb.index import writer
+
+    _session()
+    info = writer.rebuild(procs=procs)
+    rate = info["documents"] / info["seconds"] if info["seconds"] else 0
+    click.echo(f"索引已重建：{info['documents']} 篇，用时 {info['seconds']:.1f} 秒（{rate:.0f} 篇/秒）")
+
+
+@cli.group("index", help="搜索索引维护")
+def index_group() -> None:
+    pass
+
+
+@index_group.command("verify", help="比对数据库与索引；--repair 修复差异。一致时退出码 0，有差异 1")
+@click.option("--repair", is_flag=True, help="修复发现的差异")
+@with_app
+def index_verify(repair: bool) -> None:
+    from kb.index import writer
+
+    _session()
+    report = writer.verify(repair=repair)
+    click.echo(f"待处理的索引任务：{report.queued}")
+    for label, slugs in (("索引中缺少", report.missing), ("索引中多余", report.extra), ("索引内容过期", report.stale)):
+        click.echo(f"{label}：{len(slugs)}" + (f"（{'、'.join(slugs[:20])}{' …' if len(slugs) > 20 else ''}）" if slugs else ""))
+    if report.ok:
+        click.echo("数据库与索引一致。")
+        return
+    if repair:
+        after = writer.verify()
+        click.echo("已修复。" if after.ok else "修复后仍有差异，请运行 kb reindex。")
+        sys.exit(0 if after.ok else 1)
+    sys.exit(1)

@@ -221,3 +221,17 @@ class Setting(Base):
     key: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QueryLog(Base):
+    """One search: the normalised query, how many results, which was clicked, and the role of
+    the searcher — never the user, so the log holds no personal data."""
+
+    __tablename__ = "query_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    query: Mapped[str] = mapped_column(String(200), index=True)
+    results: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    clicked: Mapped[str | None] = mapped_column(String(80), nullable=True)

@@ -8,6 +8,7 @@ Inputs that make Python-Markdown quadratic or recursive are defused first.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,8 +38,10 @@ _MAX_QUOTE_DEPTH = 16
 
 def _is_local_url(value: str) -> bool:
     """True for a path on this site: no scheme, no host, not protocol-relative."""
-    value = value.strip()
-    if value.startswith(("//", "\\\\", "/\\")):
+    # Read it as a browser does: it drops tabs and newlines, strips control characters and
+    # spaces at the ends, and treats "\\" as "/" (so "\\/host" and "/\\host" mean "//host").
+    value = re.sub(r"[\t\n\r]", "", value).strip("\x00- ").replace("\\", "/")
+    if value.startswith("//"):
         return False
     parts = urlsplit(value)
     return not parts.scheme and not parts.netloc
@@ -175,7 +178,9 @@ def render(text: str) -> Rendered:
 def _flatten_toc(tokens: list[dict]) -> list[tuple[int, str, str]]:
     result: list[tuple[int, str, str]] = []
     for token in tokens:
-        result.append((token["level"], token["id"], bleach.clean(token["name"], tags=set(), strip=True)))
+        # plain text: the template escapes it once (bleach's output would be escaped twice)
+        text = html.unescape(bleach.clean(token["name"], tags=set(), strip=True))
+        result.append((token["level"], token["id"], text))
         result.extend(_flatten_toc(token.get("children", [])))
     return result
 

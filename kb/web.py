@@ -41,6 +41,9 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def init_app(app: Flask) -> None:
+    # Flask 3 ignores the JSON_AS_ASCII key; the JSON provider takes the setting instead.
+    app.json.ensure_ascii = bool(app.config.get("JSON_AS_ASCII", False))  # type: ignore[attr-defined]
+
     @login_manager.user_loader
     def _load(user_id: str) -> Any:
         return accounts.load_user(db.session(), user_id)
@@ -55,15 +58,19 @@ def init_app(app: Flask) -> None:
             db.session().commit()  # last_used_at
         return user
 
+    # Constant vocabularies are Jinja globals, so macros imported without context see them too.
+    app.jinja_env.globals.update(
+        TYPES=TYPES,
+        CATEGORIES=CATEGORIES,
+        STATUS_LABELS=STATUS_LABELS,
+        VISIBILITY_LABELS=VISIBILITY_LABELS,
+        ROLE_LABELS=ROLE_LABELS,
+        ORG_KIND_LABELS=ORG_KIND_LABELS,
+    )
+
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {
-            "TYPES": TYPES,
-            "CATEGORIES": CATEGORIES,
-            "STATUS_LABELS": STATUS_LABELS,
-            "VISIBILITY_LABELS": VISIBILITY_LABELS,
-            "ROLE_LABELS": ROLE_LABELS,
-            "ORG_KIND_LABELS": ORG_KIND_LABELS,
             "is_staff": policy.is_staff(current_user),
             "is_editor": policy.signed_in(current_user) and current_user.role == "editor",
             "is_admin": policy.signed_in(current_user) and current_user.role == "admin",

@@ -61,6 +61,9 @@ def app(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator
         for username, role, org in USERS:
             create_user(s, SYSTEM, username, PASSWORD, role, org)
         s.commit()
+        from kb.index import writer
+
+        writer.rebuild()  # an empty index, kept in step by every operation's commit
     yield application
     application.extensions["kb_engine"].dispose()
 

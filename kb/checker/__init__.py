@@ -2,36 +2,160 @@
 
 ``check(text, context)`` returns a Report of findings; the same call serves the editor's live
 panel, submission, the curator's review page, ``kb check`` and ``POST /api/v1/check``.
+``check`` is pure: whatever it needs from the database comes in the CheckContext, which
+``context_from_db`` builds (fast enough for the live preview: published articles' duplicate
+signatures are cached per process by article and revision).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
+from kb.checker import rules as _rules  # noqa: F401  (importing registers every rule)
+from kb.checker.config import Thresholds
+from kb.checker.context import CheckContext, Published
+from kb.checker.document import Document
+from kb.checker.registry import RULES
 from kb.checker.report import Finding, Report
 
-__all__ = ["CheckContext", "Finding", "Report", "check"]
+__all__ = ["CheckContext", "Finding", "Published", "Report", "check", "context_from_db"]
+
+log = logging.getLogger(__name__)
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "hint": 2}
 
 
-@dataclass
-class CheckContext:
-    """What the checker may know beyond the text: the rest of the knowledge base."""
-
-    today: date = field(default_factory=date.today)
-    known_slugs: set[str] | None = None  # None: links are not checked against the database
-    self_slug: str | None = None
+def _too_large(text: str, limit: int) -> Report:
+    size = len(text)
+    return Report(
+        [
+            Finding(
+                "KB-STRUCT-010",
+                "error",
+                f"文件过大（{size:,} 个字符，上限 {limit:,}），未做内容检查。"
+                "一篇文章只讲一个问题，请拆分为多篇后再提交。",
+                1,
+                1,
+            )
+        ]
+    )
 
 
 def check(text: str, context: CheckContext | None = None) -> Report:
     """Check one article source (front matter + Markdown)."""
-    return Report()
+    ctx = context or CheckContext()
+    if not isinstance(text, str):
+        raise TypeError("check() takes the article source as str")
+    limit = ctx.thresholds.max_chars
+    if len(text) > limit:
+        return _too_large(text, limit)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    doc = Document(text)
+    findings: list[Finding] = []
+    for rule in RULES.values():
+        try:
+            findings.extend(rule.func(rule, doc, ctx))
+        except Exception:  # one faulty rule must not hide the others' findings
+            log.exception("checker rule %s failed", rule.id)
+            findings.append(
+                Finding("KB-STRUCT-099", "hint", f"检查规则 {rule.id} 未能完成，已记录，请联系管理员。")
+            )
+    findings.sort(key=lambda f: (f.line or 0, f.column or 0, _SEVERITY_ORDER[f.severity], f.rule))
+    return Report(findings)
 
 
-def context_from_db(s, self_slug: str | None = None) -> CheckContext:  # type: ignore[no-untyped-def]
-    """A context that knows the slugs in the database (for link checks)."""
+def check_file(path: Path, context: CheckContext | None = None) -> Report:
+    """Check a file as the CLI and the importer read it: bytes that must be UTF-8 text."""
+    data = path.read_bytes()
+    ctx = context or CheckContext()
+    if len(data) > ctx.thresholds.max_chars * 4:
+        return _too_large(data.decode("utf-8", "replace"), ctx.thresholds.max_chars)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        return Report(
+            [
+                Finding(
+                    "KB-STRUCT-011",
+                    "error",
+                    f"文件不是有效的 UTF-8 编码（第 {line} 行附近），请用编辑器另存为 UTF-8 后再提交。",
+                    line,
+                )
+            ]
+        )
+    if ctx.base_dir is None:
+        ctx = replace(ctx, base_dir=path.parent)
+    return check(text, ctx)
+
+
+def thresholds() -> Thresholds:
+    """The thresholds in force (the app's CHECKER_THRESHOLDS over the defaults)."""
+    from kb.checker import config
+
+    return config.from_app()
+
+
+def published_signatures(s: Any, th: Thresholds, actor: Any = None) -> list[Published]:
+    """Duplicate signatures of published articles (cached per process by article and revision).
+
+    Without an actor only public and registered articles are compared, so the duplicate warning
+    never names a restricted article to someone who may not read it.
+    """
     from sqlalchemy import select
 
+    from kb.models import Article, Revision
+
+    query = select(Article.id, Article.published_revision_id, Article.slug, Article.title).where(
+        Article.status == "published", Article.published_revision_id.is_not(None)
+    )
+    if actor is None:
+        query = query.where(Article.visibility.in_(("public", "registered")))
+    else:
+        from kb.articles import readable_filter
+
+        query = query.where(readable_filter(actor))
+    from kb.checker import similarity
+
+    rows = list(s.execute(query))
+    missing = [
+        r.published_revision_id
+        for r in rows
+        if similarity.cached_signature(r.id, r.published_revision_id, None,
+                                       shingle=th.duplicate_shingle, size=th.minhash_size) is None
+    ]  # fmt: skip
+    bodies: dict[int, str] = {}
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
+        bodies.update(s.execute(select(Revision.id, Revision.body).where(Revision.id.in_(chunk))).tuples())
+    out = []
+    for r in rows:
+        sig = similarity.cached_signature(
+            r.id, r.published_revision_id, bodies.get(r.published_revision_id),
+            shingle=th.duplicate_shingle, size=th.minhash_size,
+        )  # fmt: skip
+        if sig is not None:
+            out.append(Published(r.slug, r.title, sig))
+    return out
+
+
+def context_from_db(
+    s: Any, self_slug: str | None = None, *, actor: Any = None, duplicates: bool = True
+) -> CheckContext:
+    """A context from the database: known slugs, the curators' glossary, the app's thresholds
+    and (unless ``duplicates`` is False) the published articles' duplicate signatures."""
+    from sqlalchemy import select
+
+    from kb.checker import glossary
     from kb.models import Article
 
-    return CheckContext(known_slugs=set(s.scalars(select(Article.slug))), self_slug=self_slug)
+    th = thresholds()
+    return CheckContext(
+        known_slugs=set(s.scalars(select(Article.slug))),
+        self_slug=self_slug,
+        glossary=glossary.load(s),
+        thresholds=th,
+        published=published_signatures(s, th, actor) if duplicates else None,
+    )

@@ -10,3 +10,4 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (articles, auth, editor, review, admin, search, api):
         app.register_blueprint(module.bp)
+    app.register_blueprint(search.api_bp)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
 from kb import articles as ops
-from kb import db, frontmatter, jsonio, render
+from kb import accounts, db, frontmatter, jsonio, render
 from kb.errors import Invalid, Unauthorized
 from kb.extensions import csrf
 from kb.models import Article, Revision
@@ -28,11 +28,21 @@ csrf.exempt(bp)
 
 @bp.before_request
 def _authenticate() -> None:
-    if bearer_token() is not None:
-        if not current_user.is_authenticated:
+    token = bearer_token()
+    if token is not None:
+        # The token alone speaks for the request: a session cookie sent alongside an invalid
+        # token must not rescue it (nor stand in for it without a CSRF check).
+        user = accounts.user_for_token(db.session(), token)
+        if user is None:
             raise Unauthorized("API 令牌无效或已停用。")
+        db.session().commit()  # last_used_at
+        g._login_user = user  # Flask-Login's per-request user
         return
-    if request.method not in ("GET", "HEAD", "OPTIONS") and current_user.is_authenticated:
+    if (
+        request.method not in ("GET", "HEAD", "OPTIONS")
+        and current_user.is_authenticated
+        and current_app.config.get("WTF_CSRF_ENABLED", True)
+    ):
         csrf.protect()
 
 

@@ -1,0 +1,165 @@
+"""KB-READ: sentence and paragraph length, glossary jargon explained, abbreviations explained."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from kb.checker import glossary as glossary_mod
+from kb.checker.context import CheckContext
+from kb.checker.document import Block, Document, position, substance
+from kb.checker.registry import Rule, rule
+from kb.checker.report import Finding
+
+_SENTENCE_END = re.compile(r"[。！？!?；;]+")
+# sections whose text is a list of sources, not prose to be read
+_REFERENCE_HEADING = re.compile(r"参考|相关链接|延伸阅读|附录")
+# what may follow a term to explain it: a parenthesis, a colon (definition list), or a phrase
+_EXPLAINED_AFTER = re.compile(
+    r"[ \t*_]{0,3}(?:[（(]|[:：]|是指|指的是|，?即(?!使|可)|就是|也就是|是一[种个款套类项门])"
+)
+_EXPLAINED_BEFORE = re.compile(r"[（(][ \t]{0,2}$")
+_ABBREVIATION = re.compile(r"(?<![A-Za-z0-9_.\-/])[A-Z][A-Z0-9]{1,7}(?![A-Za-z0-9_\-])")
+# abbreviations every office reader knows, or that are names rather than jargon
+COMMON_ABBREVIATIONS = frozenset(
+    """
+    OK ID PC TV CD DVD USB PDF CPU IT QQ APP PPT CEO FAQ IP HP LED LCD VIP MB KB GB TB AM PM
+    WPS UOS WIN DIY SN NO USA AI
+    """.split()
+)
+
+
+def _prose_blocks(doc: Document) -> Iterator[Block]:
+    """Paragraph and list-item blocks outside reference sections."""
+    skip = False
+    for block in doc.blocks:
+        if block.kind == "heading":
+            heading = block.first
+            if heading.level <= 2:
+                skip = bool(_REFERENCE_HEADING.search(heading.content))
+            continue
+        if not skip and block.kind in ("paragraph", "item"):
+            yield block
+
+
+@rule("KB-READ-001", "warning", "句子过长")
+def long_sentences(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
+    limit = ctx.thresholds.sentence_max_chars
+    for block in _prose_blocks(doc):
+        text, anchors = block.text()
+        if substance(text) <= limit:
+            continue
+        start = 0
+        for m in _SENTENCE_END.finditer(text + "。"):
+            sentence = text[start : m.start()]
+            size = substance(sentence)
+            if size > limit:
+                line, column = position(anchors, start)
+                yield r.at(
+                    f"句子过长（约 {size} 字，建议不超过 {limit} 字）。"
+                    "请在适当位置断句，一句话只讲一件事，操作写成分步。",
+                    line,
+                    column,
+                )
+            start = m.end()
+
+
+@rule("KB-READ-002", "warning", "段落过长")
+def long_paragraphs(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
+    limit = ctx.thresholds.paragraph_max_chars
+    for block in _prose_blocks(doc):
+        text, anchors = block.text()
+        size = substance(text)
+        if size > limit:
+            yield r.at(
+                f"段落过长（约 {size} 字，建议不超过 {limit} 字）。请按意思拆成几段，或改为列表。",
+                anchors[0][1],
+                anchors[0][2],
+            )
+
+
+def _in_link_text(line: str, column: int) -> bool:
+    """Is the 0-based column inside the text of a Markdown link on this line?"""
+    open_at = line.rfind("[", 0, column + 1)
+    if open_at < 0:
+        return False
+    close_at = line.find("](", column)
+    return close_at >= 0 and "]" not in line[open_at + 1 : close_at] and "\n" not in line[open_at:close_at]
+
+
+@rule("KB-READ-003", "warning", "术语首次出现时没有解释")
+def jargon_explained(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
+    gloss = ctx.glossary or glossary_mod.shipped()
+    if not len(gloss):
+        return
+    # what the article is about is named, not explained: its products, OS and title words
+    named = " ".join(doc.meta_list("products") + doc.meta_list("os"))
+    seen: set[str] = set()
+    findings: list[Finding] = []
+    for block in _prose_blocks(doc):
+        for ln in block.lines:
+            text = ln.prose
+            for m in gloss.pattern.finditer(text):
+                term = gloss.term_of(m.group())
+                if term is None or term.term in seen:
+                    continue
+                seen.add(term.term)
+                if any(form in named for form in term.forms):
+                    continue
+                if _EXPLAINED_AFTER.match(text, m.end()) or _EXPLAINED_BEFORE.search(text, 0, m.start()):
+                    continue
+                if _in_link_text(ln.raw, m.start()):
+                    continue
+                findings.append(
+                    r.at(
+                        f"术语“{m.group()}”首次出现时没有解释。请在其后用括号给出通俗解释，"
+                        f"如“{m.group()}（{term.explanation.rstrip('。')}）”，"
+                        f"或链接到术语表：[{m.group()}](/glossary#{term.anchor})。",
+                        ln.no,
+                        m.start() + 1,
+                        fix=f"{m.group()}（{term.explanation.rstrip('。')}）",
+                    )
+                )
+    limit = ctx.thresholds.jargon_max_findings
+    yield from findings[:limit]
+    if len(findings) > limit:
+        rest = "、".join(f.message.split("”")[0].split("“")[1] for f in findings[limit:][:10])
+        yield r.at(
+            f"另有 {len(findings) - limit} 个术语首次出现时没有解释：{rest}……。"
+            "术语较多时，可在文末加“术语说明”一节集中解释。",
+            findings[limit].line,
+            findings[limit].column,
+        )
+
+
+@rule("KB-READ-004", "warning", "英文缩写从未解释")
+def abbreviations_explained(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
+    gloss = ctx.glossary or glossary_mod.shipped()
+    named = " ".join(
+        doc.meta_list("products") + doc.meta_list("os") + [str(doc.meta_value("title") or "")]
+    )
+    first: dict[str, tuple[int, int]] = {}
+    explained: set[str] = set()
+    for block in _prose_blocks(doc):
+        for ln in block.lines:
+            text = ln.prose
+            for m in _ABBREVIATION.finditer(text):
+                word = m.group()
+                if not re.search(r"[A-Z].*[A-Z]", word):
+                    continue  # one capital and digits: a model number, not an abbreviation
+                if _EXPLAINED_AFTER.match(text, m.end()) or _EXPLAINED_BEFORE.search(text, 0, m.start()):
+                    explained.add(word)
+                elif _in_link_text(ln.raw, m.start()):
+                    explained.add(word)
+                first.setdefault(word, (ln.no, m.start() + 1))
+    for word, (line, column) in first.items():
+        if word in explained or word in COMMON_ABBREVIATIONS or word in named:
+            continue
+        if gloss.term_of(word) is not None:
+            continue  # glossary terms are KB-READ-003's business
+        yield r.at(
+            f"英文缩写“{word}”在文中从未解释。请在首次出现时写出中文全称或通俗解释，"
+            f"如“{word}（中文全称）”。",
+            line,
+            column,
+        )
