@@ -249,6 +249,35 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     waitress_serve(app, host=host, port=port, threads=threads, ident="kb")
 
 
+@cli.command("check", help="按知识库标准检查 Markdown 文章（文件或目录）；有错误时退出码为 1")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="text：逐条列出；json：{\"files\": [{\"path\", \"findings\"}]}",
+)  # fmt: skip
+def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
+    import json
+
+    from kb.checker import batch
+
+    try:
+        app = create_app()
+    except ConfigError as err:
+        click.echo(f"配置错误：{err}", err=True)
+        sys.exit(2)
+    files = batch.markdown_files(paths)
+    if not files:
+        raise click.UsageError("给出的目录中没有 .md 文件")
+    with app.app_context():
+        results = batch.check_files(files, batch.database_context())
+    if fmt == "json":
+        click.echo(json.dumps(batch.as_json(results), ensure_ascii=False, indent=2))
+    else:
+        for line in batch.as_text(results):
+            click.echo(line)
+    sys.exit(1 if any(report.has_errors for _, report in results) else 0)
+
+
 def main() -> None:
     cli()
 

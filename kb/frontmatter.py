@@ -120,10 +120,29 @@ def split(text: str) -> Split:
                 return Split(None, body, i + 2, f"front matter 不是合法的 YAML{where}")
             except RecursionError:
                 return Split(None, body, i + 2, "front matter 嵌套过深")
+            except ValueError:
+                # YAML resolves "2024-13-45" to a date and 5,000 digits to an int, and raises
+                why = "front matter 中有无效的值（如不存在的日期或过长的数字）"
+                return Split(None, body, i + 2, why)
             if not isinstance(meta, dict):
                 return Split(None, body, i + 2, "front matter 应为“键: 值”的形式")
             return Split(meta, body, i + 2)
     return Split(None, text, 1, "front matter 缺少结束行 ---")
+
+
+def _unstorable(text: str) -> bool:
+    """A lone surrogate (YAML "\\ud800" escapes make them) or NUL cannot be stored or shown."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _bad_chars(key: str) -> str:
+    return f"{FIELD_LABELS[key]}包含无效字符（孤立的代理项或空字符），请检查文本编码"
 
 
 def _text(meta: dict[str, Any], key: str, errors: dict[str, str], *, limit: int) -> str:
@@ -134,6 +153,9 @@ def _text(meta: dict[str, Any], key: str, errors: dict[str, str], *, limit: int)
         errors[key] = f"{FIELD_LABELS[key]}应为文字"
         return ""
     text = str(value).strip()
+    if _unstorable(text):
+        errors[key] = _bad_chars(key)
+        return ""
     if len(text) > limit:
         errors[key] = f"{FIELD_LABELS[key]}不能超过 {limit} 个字符"
     return text
@@ -154,6 +176,9 @@ def _list(meta: dict[str, Any], key: str, errors: dict[str, str]) -> list[str]:
         errors[key] = f"{FIELD_LABELS[key]}最多 {MAX_LIST_ITEMS} 项"
         return []
     items = [str(v).strip() for v in value if str(v).strip()]
+    if any(_unstorable(v) for v in items):
+        errors[key] = _bad_chars(key)
+        return []
     if any(len(v) > 100 for v in items):
         errors[key] = f"{FIELD_LABELS[key]}的每一项不能超过 100 个字符"
     return list(dict.fromkeys(items))
@@ -175,9 +200,13 @@ def _date(meta: dict[str, Any], key: str, errors: dict[str, str]) -> date | None
 def validate_meta(meta: dict[str, Any], body: str) -> ArticleDraft:
     """Typed draft from a metadata mapping, or ``Invalid`` naming every bad field."""
     errors: dict[str, str] = {}
-    unknown = sorted(set(meta) - set(FIELD_LABELS) - {"markdown"})
+    # YAML keys may be numbers, dates or null; they are reported, never compared with text
+    unknown = sorted(str(k) for k in meta if k not in FIELD_LABELS and k != "markdown")
     if unknown:
-        errors["front_matter"] = "无法识别的字段：" + "、".join(map(str, unknown))
+        shown = "、".join(k if not _unstorable(k) else "（含无效字符的字段名）" for k in unknown)
+        errors["front_matter"] = "无法识别的字段：" + shown
+    if _unstorable(body):
+        errors["markdown"] = _bad_chars("markdown")
     title = _text(meta, "title", errors, limit=200)
     if not title and "title" not in errors:
         errors["title"] = "缺少标题"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kb import articles as ops
 from kb import audit, frontmatter
-from kb.checker import CheckContext, check
+from kb.checker import check, import_context
 from kb.errors import KbError
 from kb.models import Article, Organisation
 
@@ -89,7 +89,7 @@ def import_file(
         outcome = "revised"
     result = FileResult(str(path), outcome, article.slug)
     if publish:
-        report = check(article.working_revision.source, CheckContext(known_slugs=known_slugs, self_slug=article.slug))
+        report = check(text, import_context(s, known_slugs, article.slug, path.parent))
         result.findings = report.as_dicts()
         if report.has_errors and not force:
             result.outcome = "draft"

@@ -10,8 +10,14 @@ from kb.errors import KbError
 
 
 class BadJson(KbError):
+    """The request body as a whole is unusable: the field to blame is the body itself."""
+
     status = 400
     code = "bad_json"
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        kw.setdefault("fields", {"body": message})
+        super().__init__(message, **kw)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -25,6 +31,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constants(name: str) -> Any:
     raise BadJson(f"JSON 中不能使用 {name}，请使用普通数字")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999 is Infinity by another name
+        raise BadJson(f"JSON 中的数字 {text[:30]} 超出范围，请使用普通数字")
+    return value
 
 
 def _depth_ok(raw: str, limit: int) -> bool:
@@ -77,10 +90,17 @@ def loads(data: bytes, *, max_depth: int = 20) -> Any:
     if not _depth_ok(text, max_depth):
         raise BadJson(f"JSON 嵌套层级过深（最多 {max_depth} 层）")
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+            parse_float=_finite,
+        )
     except BadJson:
         raise
-    except (ValueError, RecursionError) as exc:
-        raise BadJson(f"JSON 格式错误：{exc}") from None
+    except json.JSONDecodeError as exc:
+        raise BadJson(f"JSON 格式错误：第 {exc.lineno} 行第 {exc.colno} 列附近无法解析") from None
+    except (ValueError, RecursionError):
+        raise BadJson("JSON 中有无法处理的值（如过长的数字）") from None
     _check_strings(value)
     return value

@@ -235,3 +235,117 @@ class QueryLog(Base):
     results: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))
     clicked: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+# ---- feedback loop and ticket closure (issue 5) ----------------------------------------------
+
+
+class Feedback(Base):
+    """One reader's vote on one article: a signed-in user's (changeable) or a browser's."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True, index=True)
+    visitor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    revision_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("revision_request.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    article: Mapped[Article] = relationship(lazy="joined")
+    request: Mapped[RevisionRequest | None] = relationship(foreign_keys=[request_id])
+
+    __table_args__ = (
+        UniqueConstraint("article_id", "user_id", name="uq_feedback_user"),
+        UniqueConstraint("article_id", "visitor_id", name="uq_feedback_visitor"),
+    )
+
+
+class RevisionRequest(Base):
+    """修订请求: feedback with a reason, waiting for the owning enterprise to revise or decline."""
+
+    __tablename__ = "revision_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    feedback_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | closed | declined
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_by: Mapped[str] = mapped_column(String(100), default="")
+    reply: Mapped[str] = mapped_column(Text, default="")
+    revision_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    escalation_note: Mapped[str] = mapped_column(Text, default="")
+
+    article: Mapped[Article] = relationship(lazy="joined")
+    owner: Mapped[Organisation] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(lazy="joined")
+
+
+class PlatformAccount(Base):
+    """Marks a user as a service platform's account, bound to one enterprise."""
+
+    __tablename__ = "platform_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Ticket(Base):
+    """A closed work order (服务工单) posted by a service platform; contact data stays here."""
+
+    __tablename__ = "ticket"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    ticket_no: Mapped[str] = mapped_column(String(64))
+    customer_org: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(100), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    channel: Mapped[str] = mapped_column(String(8))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)  # 工单创建时间 (JSON key created_at)
+    handling: Mapped[str] = mapped_column(String(8))
+    onsite_responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    onsite_arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    onsite_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    product: Mapped[str] = mapped_column(String(200))
+    symptom: Mapped[str] = mapped_column(Text, default="")
+    solution: Mapped[str] = mapped_column(Text)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    user_reviewed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    satisfaction: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    follow_up: Mapped[str] = mapped_column(Text, default="")
+    draft_article_id: Mapped[int | None] = mapped_column(ForeignKey("article.id"), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    enterprise: Mapped[Organisation] = relationship(lazy="joined")
+    draft_article: Mapped[Article | None] = relationship(foreign_keys=[draft_article_id])
+
+    __table_args__ = (UniqueConstraint("enterprise_id", "ticket_no", name="uq_ticket_no"),)
+
+
+class TicketArticle(Base):
+    """An article a ticket cites as having solved it."""
+
+    __tablename__ = "ticket_article"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+
+    __table_args__ = (UniqueConstraint("ticket_id", "article_id", name="uq_ticket_article"),)

@@ -41,9 +41,6 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def init_app(app: Flask) -> None:
-    # Flask 3 ignores the JSON_AS_ASCII key; the JSON provider takes the setting instead.
-    app.json.ensure_ascii = bool(app.config.get("JSON_AS_ASCII", False))  # type: ignore[attr-defined]
-
     @login_manager.user_loader
     def _load(user_id: str) -> Any:
         return accounts.load_user(db.session(), user_id)

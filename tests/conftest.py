@@ -65,6 +65,9 @@ def app(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator
 
         writer.rebuild()  # an empty index, kept in step by every operation's commit
     yield application
+    from kb.index import searcher
+
+    searcher.close_all()
     application.extensions["kb_engine"].dispose()
 
 

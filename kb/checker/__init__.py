@@ -21,7 +21,16 @@ from kb.checker.document import Document
 from kb.checker.registry import RULES
 from kb.checker.report import Finding, Report
 
-__all__ = ["CheckContext", "Finding", "Published", "Report", "check", "context_from_db"]
+__all__ = [
+    "CheckContext",
+    "Finding",
+    "Published",
+    "Report",
+    "check",
+    "check_file",
+    "context_from_db",
+    "import_context",
+]
 
 log = logging.getLogger(__name__)
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "hint": 2}
@@ -54,9 +63,20 @@ def check(text: str, context: CheckContext | None = None) -> Report:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     doc = Document(text)
     findings: list[Finding] = []
+    cap = ctx.thresholds.max_findings_per_rule
     for rule in RULES.values():
         try:
-            findings.extend(rule.func(rule, doc, ctx))
+            found = list(rule.func(rule, doc, ctx))
+            findings.extend(found[:cap])
+            if len(found) > cap:
+                rest = found[cap]
+                findings.append(
+                    Finding(
+                        rule.id, rule.severity,
+                        f"同类问题（{rule.title}）另有 {len(found) - cap} 处未逐条列出，请修改后重新检查。",
+                        rest.line, rest.column,
+                    )  # fmt: skip
+                )
         except Exception:  # one faulty rule must not hide the others' findings
             log.exception("checker rule %s failed", rule.id)
             findings.append(
@@ -158,4 +178,19 @@ def context_from_db(
         glossary=glossary.load(s),
         thresholds=th,
         published=published_signatures(s, th, actor) if duplicates else None,
+    )
+
+
+def import_context(s: Any, known_slugs: set[str], self_slug: str | None, base_dir: Path | None) -> CheckContext:
+    """The context for one file of a bulk import: the batch's slugs, the curators' glossary,
+    images relative to the file. Duplicates are not compared during import (comparing each of
+    thousands of files with every other is quadratic); the review page shows them later."""
+    from kb.checker import glossary
+
+    return CheckContext(
+        known_slugs=known_slugs,
+        self_slug=self_slug,
+        glossary=glossary.load(s),
+        thresholds=thresholds(),
+        base_dir=base_dir,
     )

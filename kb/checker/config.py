@@ -28,8 +28,8 @@ class Thresholds:
     # the API refuse bodies over 200 KB anyway; this keeps any input under two seconds)
     max_chars: int = 300_000
     # readability, measured in Chinese characters (Latin words count as one each)
-    sentence_max_chars: int = 90
-    paragraph_max_chars: int = 300
+    sentence_max_chars: int = 80
+    paragraph_max_chars: int = 200
     # operability: a procedure with more numbered steps than this wants a figure
     long_procedure_steps: int = 8
     # minimum substance per article type
@@ -46,6 +46,8 @@ class Thresholds:
     typography_max_line: int = 4000
     # jargon: at most this many unexplained-term findings per article, the rest summarised
     jargon_max_findings: int = 10
+    # any rule: at most this many findings, then one that counts the rest
+    max_findings_per_rule: int = 30
 
     @classmethod
     def from_mapping(cls, overrides: dict[str, Any] | None) -> Thresholds:

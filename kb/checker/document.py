@@ -11,6 +11,7 @@ engine restart inside it, and anything that could nest is parsed with string ope
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,6 +29,7 @@ _BACKTICKS = re.compile(r"`+")
 _URL = re.compile(r"(?:https?|ftp|file)://[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]{1,2000}")
 _LINK = re.compile(r"(!?)\[([^\[\]\n]{0,500})\]\(([^()\s\[\]]{0,1000})(?:[ \t]+\"[^\"\n]{0,300}\")?\)")
 _KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]{0,40})[ \t]*:")
+_MARKERS = frozenset("#-*+_|>")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+#-]{0,100}")
 
@@ -65,6 +67,7 @@ class Block:
 
     kind: str  # paragraph | item | heading | table
     lines: list[Line]
+    _text: tuple[str, list[tuple[int, int, int]]] | None = field(default=None, repr=False)
 
     @property
     def first(self) -> Line:
@@ -72,26 +75,26 @@ class Block:
 
     def text(self) -> tuple[str, list[tuple[int, int, int]]]:
         """The block's prose joined without separators, with (offset, line, column) anchors."""
-        parts: list[str] = []
-        anchors: list[tuple[int, int, int]] = []
-        offset = 0
-        for ln in self.lines:
-            chunk = ln.content.strip()
-            lead = len(ln.content) - len(ln.content.lstrip())
-            anchors.append((offset, ln.no, ln.content_col + lead + 1))
-            parts.append(chunk)
-            offset += len(chunk)
-        return "".join(parts), anchors
+        if self._text is None:
+            parts: list[str] = []
+            anchors: list[tuple[int, int, int]] = []
+            offset = 0
+            for ln in self.lines:
+                content = ln.prose[ln.content_col :]
+                chunk = content.strip()
+                lead = len(content) - len(content.lstrip())
+                anchors.append((offset, ln.no, ln.content_col + lead + 1))
+                parts.append(chunk)
+                offset += len(chunk)
+            self._text = ("".join(parts), anchors)
+        return self._text
 
 
 def position(anchors: list[tuple[int, int, int]], offset: int) -> tuple[int, int]:
     """Source (line, column) of a character offset in a block's joined text."""
-    line, col = anchors[0][1], anchors[0][2]
-    for start, ln, c in anchors:
-        if start > offset:
-            break
-        line, col = ln, c + (offset - start)
-    return line, col
+    i = max(bisect.bisect_right(anchors, (offset, 1 << 62, 0)) - 1, 0)
+    start, line, col = anchors[i]
+    return line, col + max(offset - start, 0)
 
 
 @dataclass
@@ -175,6 +178,7 @@ class Document:
     def __init__(self, text: str) -> None:
         self.source = text
         self.lines = text.split("\n")
+        self._line_starts: list[int] | None = None
         parts = frontmatter.split(text)
         self.meta: dict[str, Any] | None = parts.meta
         self.meta_error = parts.error
@@ -276,7 +280,10 @@ class Document:
             self._collect_links(line)
 
     def _classify(self, no: int, raw: str, prose: str, indent: int) -> Line:
-        m = _HEADING.match(raw)
+        lead = raw[indent : indent + 1]
+        if lead not in _MARKERS and not lead.isdigit():
+            return Line(no, raw, "text", prose, content_col=indent)
+        m = _HEADING.match(raw) if lead == "#" else None
         if m:
             content_col = m.end()
             return Line(no, raw, "heading", prose, level=len(m.group(1)), content_col=content_col)
@@ -345,6 +352,22 @@ class Document:
         return sections
 
     # ---- helpers for rules -----------------------------------------------------------------
+
+    def locate(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of a character offset in the source."""
+        if self._line_starts is None:
+            starts = [0]
+            find = self.source.find
+            at = find("\n")
+            while at >= 0:
+                starts.append(at + 1)
+                at = find("\n", at + 1)
+            self._line_starts = starts
+        i = bisect.bisect_right(self._line_starts, offset) - 1
+        return i + 1, offset - self._line_starts[i] + 1
+
+    def line_text(self, line: int) -> str:
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
 
     def prose_lines(self) -> list[Line]:
         """Body lines a reader reads as text (no code, no blanks)."""

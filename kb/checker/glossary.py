@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +40,7 @@ class Term:
     term: str
     aliases: tuple[str, ...]
     explanation: str
+    common: bool = False  # known to every reader (or a brand name): shown, never demanded
 
     @property
     def forms(self) -> tuple[str, ...]:
@@ -68,19 +70,47 @@ class Glossary:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        """One alternation of every form, longest first; Latin forms only as whole words."""
+        """Every form as one trie-shaped regex (longest form wins at a position).
+
+        A trie keeps the work per text position to a character or two however many terms there
+        are, and lets the engine skip positions whose character starts no form. Whole-word
+        matching for Latin forms is left to ``matches``.
+        """
         if self._pattern is None:
-            parts = []
-            for form in sorted(self._by_form, key=len, reverse=True):
-                piece = re.escape(form)
-                if _LATIN_EDGE.match(form[0]):
-                    piece = r"(?<![A-Za-z0-9_])" + piece
-                if _LATIN_EDGE.match(form[-1]):
-                    piece += r"(?![A-Za-z0-9_])"
-                parts.append(piece)
-            # a literal alternation: the engine tries each form once per position, never nested
-            self._pattern = re.compile("|".join(parts) or r"(?!x)x")
+            self._pattern = re.compile(_trie_regex(list(self._by_form)) or r"(?!x)x")
         return self._pattern
+
+    def matches(self, text: str) -> Iterator[re.Match[str]]:
+        """Occurrences of any form; a Latin form only as a whole word (not "SSL" in OpenSSL)."""
+        for m in self.pattern.finditer(text):
+            form = m.group()
+            a, b = m.start(), m.end()
+            if _LATIN_EDGE.match(form[0]) and a > 0 and _LATIN_EDGE.match(text[a - 1]):
+                continue
+            if _LATIN_EDGE.match(form[-1]) and b < len(text) and _LATIN_EDGE.match(text[b]):
+                continue
+            yield m
+
+
+def _trie_regex(words: list[str]) -> str:
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        optional = "" in node
+        body = branches[0] if len(branches) == 1 and not optional else "(?:" + "|".join(branches) + ")"
+        if optional:
+            body = "(?:" + body + ")?" if len(branches) == 1 else body + "?"
+        return body
+
+    return build(trie)
 
 
 def parse(text: str) -> Glossary:
@@ -109,7 +139,7 @@ def parse(text: str) -> Glossary:
         if not isinstance(item, dict):
             problems.append(f"{label}应包含 term、aliases、explanation 三个字段")
             continue
-        unknown = sorted(set(map(str, item)) - {"term", "aliases", "explanation"})
+        unknown = sorted(set(map(str, item)) - {"term", "aliases", "explanation", "common"})
         if unknown:
             problems.append(f"{label}有无法识别的字段：" + "、".join(unknown))
         term = item.get("term")
@@ -140,7 +170,11 @@ def parse(text: str) -> Glossary:
             if key in seen and seen[key] != n:
                 problems.append(f"{label}的写法“{form}”与第 {seen[key]} 条重复")
             seen.setdefault(key, n)
-        terms.append(Term(term, tuple(a for a in aliases if a != term), explanation.strip()))
+        common = item.get("common", False)
+        if not isinstance(common, bool):
+            problems.append(f"{label}的 common 只能是 true 或 false")
+            common = False
+        terms.append(Term(term, tuple(a for a in aliases if a != term), explanation.strip(), common))
     if problems:
         raise GlossaryInvalid(problems[:20] + ([f"另有 {len(problems) - 20} 处问题"] if len(problems) > 20 else []))
     return Glossary(terms)

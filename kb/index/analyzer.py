@@ -46,8 +46,9 @@ def segmenter() -> jieba.Tokenizer:
                 tok = jieba.Tokenizer()
                 tok.tmp_dir = tempfile.gettempdir()
                 tok.cache_file = "kb-jieba.cache"
-                with resources.as_file(resources.files("kb.index") / "data" / _DICT) as path:
-                    tok.load_userdict(str(path))
+                # jieba leaves a file it opened itself unclosed; hand it one we close
+                with (resources.files("kb.index") / "data" / _DICT).open("rb") as handle:
+                    tok.load_userdict(handle)
                 _tokenizer = tok
     return _tokenizer
 

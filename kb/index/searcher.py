@@ -138,6 +138,8 @@ class BoundedFilterCollector(FilterCollector):
 # ---- searchers: one per thread, refreshed cheaply, reopened when a rebuild swaps folders ----
 
 _local = threading.local()
+_open: list[Any] = []  # every searcher opened, so close_all() can release their files
+_open_lock = threading.Lock()
 
 
 def searcher() -> Any | None:
@@ -146,19 +148,35 @@ def searcher() -> Any | None:
     name = writer.current_name(base)
     if name is None:
         return None
-    cached = getattr(_local, "searchers", {})
-    key = str(base)
-    entry = cached.get(key)
-    if entry is not None and entry[0] == name:
-        s = entry[1].refresh()
-    else:
-        if entry is not None:
-            entry[1].close()
-        ix = writer.open_current(base)
-        s = ix.searcher()
-    cached[key] = (name, s)
-    _local.searchers = cached
-    return s
+    key = (str(base), name)
+    entry = getattr(_local, "entry", None)
+    if entry is not None and entry[0] == key and entry[1].up_to_date():
+        return entry[1]
+    # Not Searcher.refresh(): in whoosh-reloaded 2.7.5 it fails after an empty index and
+    # re-adds the old reader's segments to the new one. A new searcher on non-compound
+    # segments opens in well under a millisecond.
+    fresh = writer.open_current(base).searcher()
+    _track(entry[1] if entry is not None else None, fresh)
+    _local.entry = (key, fresh)
+    return fresh
+
+
+def _track(old: Any | None, new: Any | None) -> None:
+    with _open_lock:
+        if old is not None:
+            if old in _open:
+                _open.remove(old)
+            old.close()
+        if new is not None:
+            _open.append(new)
+
+
+def close_all() -> None:
+    """Close every searcher of this process (at shutdown, and between tests)."""
+    with _open_lock:
+        while _open:
+            _open.pop().close()
+    _local.__dict__.clear()
 
 
 # ---- query construction --------------------------------------------------------------------
@@ -341,28 +359,54 @@ def _visible(s: Any, query: Query, visible_terms: list[str]) -> bool:
     return not s.search(query, limit=1, filter=acl_filter(visible_terms, {}), scored=False).is_empty()
 
 
-_lexicon_cache: dict[int, list[str]] = {}
+_lexicon_cache: dict[int, dict[str, set[str]]] = {}
 
 
-def _lexicon(s: Any, fieldname: str) -> list[str]:
-    """Candidate words for corrections; each is verified against the reader's ACL before use."""
+def _candidates(s: Any, text: str) -> list[str]:
+    """Title words sharing a character with ``text`` (a small pool for difflib).
+
+    The words come from the whole index; each is verified against the reader's ACL before it
+    may be suggested.
+    """
     key = id(s.reader())
-    words = _lexicon_cache.get(key)
-    if words is None:
-        words = [t.decode("utf-8") for t in islice(s.reader().lexicon(fieldname), 200_000)]
+    by_char = _lexicon_cache.get(key)
+    if by_char is None:
+        by_char = {}
+        for raw in islice(s.reader().lexicon("title"), 200_000):
+            word = raw.decode("utf-8")
+            if len(word) > 1:
+                for ch in set(word):
+                    by_char.setdefault(ch, set()).add(word)
         _lexicon_cache.clear()
-        _lexicon_cache[key] = words
-    return words
+        _lexicon_cache[key] = by_char
+    pool: set[str] = set()
+    for ch in set(text):
+        pool |= by_char.get(ch, set())
+    return sorted(pool)
+
+
+def _correct(s: Any, text: str, visible_terms: list[str]) -> str | None:
+    import difflib
+
+    for candidate in difflib.get_close_matches(text, _candidates(s, text), n=6, cutoff=0.6):
+        # a word already inside the query is no correction of it
+        if candidate not in text and _visible(s, Or(_field_terms(candidate, 1.0)), visible_terms):
+            return candidate
+    return None
 
 
 def suggest_correction(parsed: ParsedQuery, visible_terms: list[str]) -> str | None:
-    """A better query when few results came back: each unknown word replaced by a close word
-    that occurs in an article the reader may see (pinyin is mapped back to Chinese)."""
-    import difflib
-
+    """A better query when few results came back: the query, or each unknown word in it,
+    replaced by a close word that occurs in an article the reader may see (pinyin is mapped
+    back to Chinese)."""
     s = searcher()
     if s is None:
         return None
+    compact = "".join(parsed.words)
+    if 1 < len(parsed.words) and len(compact) <= 8 and not compact.isascii():
+        whole = _correct(s, compact, visible_terms)
+        if whole:
+            return whole
     changed = False
     out: list[str] = []
     for word in parsed.words:
@@ -372,12 +416,8 @@ def suggest_correction(parsed: ParsedQuery, visible_terms: list[str]) -> str | N
         replacement = None
         if word.isascii() and word.isalpha():
             replacement = _from_pinyin(s, word, visible_terms)
-        if replacement is None:
-            pool = _lexicon(s, "title")
-            for candidate in difflib.get_close_matches(word, pool, n=6, cutoff=0.6):
-                if _visible(s, Or(_field_terms(candidate, 1.0)), visible_terms):
-                    replacement = candidate
-                    break
+        if replacement is None and len(word) > 1:
+            replacement = _correct(s, word, visible_terms)
         if replacement:
             out.append(replacement)
             changed = True

@@ -11,3 +11,6 @@ def register_blueprints(app: Flask) -> None:
     for module in (articles, auth, editor, review, admin, search, api):
         app.register_blueprint(module.bp)
     app.register_blueprint(search.api_bp)
+    from kb.views import glossary  # the content checker's glossary page (issue 4)
+
+    app.register_blueprint(glossary.bp)

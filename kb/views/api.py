@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
-from kb import articles as ops
 from kb import accounts, db, frontmatter, jsonio, render
+from kb import articles as ops
 from kb.errors import Invalid, Unauthorized
 from kb.extensions import csrf
 from kb.models import Article, Revision
@@ -265,3 +265,40 @@ def openapi():  # type: ignore[no-untyped-def]
     from kb.openapi import spec
 
     return jsonify(spec())
+
+
+@bp.post("/check")
+def check_markdown():  # type: ignore[no-untyped-def]
+    """Run the content checker on Markdown (raw body, or JSON {"source"} / {"markdown", …})."""
+    import yaml
+
+    from kb.checker import check, context_from_db
+    from kb.checker.report import Finding, Report
+
+    user = require_user()
+    raw = request.get_data(cache=True)
+    slug = request.args.get("slug") or None
+    if (request.mimetype or "") == "application/json":
+        data = body_json()
+        if not isinstance(data, dict):
+            raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
+        slug = data.get("slug") if isinstance(data.get("slug"), str) else slug
+        if isinstance(data.get("source"), str):
+            text = data["source"]
+        elif isinstance(data.get("markdown"), str):
+            meta = {k: v for k, v in data.items() if k in frontmatter.FIELD_LABELS and k != "markdown"}
+            head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) if meta else ""
+            text = f"---\n{head}---\n\n{data['markdown']}" if meta else data["markdown"]
+        else:
+            raise Invalid("请提供 source（完整文章）或 markdown（正文）", fields={"source": "必填"})
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            finding = Finding("KB-STRUCT-011", "error", "内容不是有效的 UTF-8 编码，请另存为 UTF-8 后再检查。", 1)
+            return jsonify({"findings": Report([finding]).as_dicts()})
+    if slug is None:
+        meta = frontmatter.split(text).meta or {}
+        slug = meta.get("slug") if isinstance(meta.get("slug"), str) else None
+    report = check(text, context_from_db(db.session(), slug, actor=user))
+    return jsonify({"findings": report.as_dicts()})

@@ -35,14 +35,21 @@ _CONFIG_FILE = re.compile(
     r"(?<![A-Za-z0-9_.\-/])[\w\-]{1,60}\.(?:conf|ini|cfg|service|desktop|rules|repo|list|par|properties|vmoptions)(?![\w.])"
 )
 _MANUAL_STEP = re.compile(r"\s*(?:(\d{1,2})[、，]|[(（](\d{1,2})[)）]|第[一二三四五六七八九十\d]{1,3}步[：:，,]?|步骤[一二三四五六七八九十\d]{1,3}[：:、])")
-_STEP_HEADING = re.compile(r"步骤|解决|处理|操作|排查|方法|流程")
+_STEP_HEADING = re.compile(r"步骤|流程|操作方法|解决方法|处理方法|配置方法|设置方法")
+_DEFINITION_ITEM = re.compile(r"\s*\*\*[^*\n]{1,40}\*\*\s*[:：]")
+_REFERENCE_HEADING = re.compile(r"参考|相关链接|延伸阅读|附录")
 _FIGURE_FENCE = re.compile(r"\s*(?:`{3,}|~{3,})\s*(?:mermaid|flowchart|plantuml|dot|graphviz)", re.I)
 
 
 @rule("KB-OPS-001", "warning", "命令、路径或配置文件未放入代码格式")
 def commands_in_code(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
+    skip = False
     for ln in doc.prose_lines():
         if ln.kind == "heading":
+            if ln.level <= 2:
+                skip = bool(_REFERENCE_HEADING.search(ln.content))
+            continue
+        if skip:
             continue
         text = ln.prose
         m = _COMMAND.search(text) or _PATH.search(text) or _CONFIG_FILE.search(text)
@@ -106,31 +113,38 @@ def long_procedure_figure(r: Rule, doc: Document, ctx: CheckContext) -> Iterator
 
 @rule("KB-OPS-003", "warning", "步骤没有编号")
 def unnumbered_steps(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
-    reported = 0
-    for ln in doc.body_lines:
-        if ln.kind not in ("text", "item") or reported >= 5:
+    # steps numbered by hand ("1、", "（1）", "第一步"): one finding per run of them
+    run: list[tuple[Line, str | None, str]] = []
+    for ln in [*doc.body_lines, None]:
+        m = None
+        if ln is not None and ln.kind in ("text", "item"):
+            m = _MANUAL_STEP.match(ln.content)
+        if m is not None and ln is not None:
+            run.append((ln, m.group(1) or m.group(2), ln.content[m.end() :].lstrip()))
             continue
-        content = ln.content if ln.kind == "text" else ln.prose[ln.content_col :]
-        m = _MANUAL_STEP.match(content)
-        if m is None:
-            continue
-        number = m.group(1) or m.group(2)
-        rest = content[m.end() :].lstrip()
-        reported += 1
-        yield r.at(
-            "步骤用了手写编号（如“1、”“（1）”“第一步”），不会显示为编号列表。"
-            "请改为 Markdown 编号列表：行首写“1. ”“2. ”。",
-            ln.no,
-            ln.content_col + 1,
-            fix=f"{number}. {rest}" if number else None,
-        )
+        if ln is not None and ln.kind in ("blank", "code") or (ln is not None and ln.raw[:1] in " \t"):
+            continue  # code and indented text between hand-numbered steps keep the run going
+        if run:
+            first, number, rest = run[0]
+            yield r.at(
+                f"这里有 {len(run)} 个手写编号的步骤（如“1、”“（1）”“第一步”），不会显示为编号列表。"
+                "请改为 Markdown 编号列表：行首写“1. ”“2. ”，步骤间的命令缩进放在该步之下。",
+                first.no,
+                first.content_col + 1,
+                fix=f"{number}. {rest}" if number else None,
+            )
+            run = []
     if doc.type not in ("故障处理", "操作指南", "疑难问题"):
         return
     for section in doc.sections:
         if section.heading is None or not _STEP_HEADING.search(section.title):
             continue
         ordered = any(ln.kind == "item" and ln.ordered for ln in section.lines)
-        bullets = [ln for ln in section.lines if ln.kind == "item" and not ln.ordered and ln.level == 0]
+        bullets = [
+            ln for ln in section.lines
+            if ln.kind == "item" and not ln.ordered and ln.level == 0
+            and not _DEFINITION_ITEM.match(ln.content)
+        ]  # fmt: skip
         if not ordered and len(bullets) >= 2:
             yield r.at(
                 f"“{section.title}”中的 {len(bullets)} 个步骤用的是无序列表（- 开头）。"

@@ -16,15 +16,20 @@ _SENTENCE_END = re.compile(r"[。！？!?；;]+")
 _REFERENCE_HEADING = re.compile(r"参考|相关链接|延伸阅读|附录")
 # what may follow a term to explain it: a parenthesis, a colon (definition list), or a phrase
 _EXPLAINED_AFTER = re.compile(
-    r"[ \t*_]{0,3}(?:[（(]|[:：]|是指|指的是|，?即(?!使|可)|就是|也就是|是一[种个款套类项门])"
+    r"[ \t]{0,2}[\u4e00-\u9fff]{0,4}[ \t*_]{0,4}"
+    r"(?:[（(]|[:：]|是指|指的是|，?即(?!使|可)|就是|也就是|是一[种个款套类项门])"
 )
-_EXPLAINED_BEFORE = re.compile(r"[（(][ \t]{0,2}$")
+# "X 是……" defines X when X opens the sentence
+_DEFINES = re.compile(r"[ \t*_]{0,3}(?:是|，是)(?!否)")
+_SENTENCE_START = re.compile(r"(?:^|[。！？；：:])[ \t*_]*$")
+_OPENERS = {"（": "）", "(": ")", "「": "」", "“": "”", "《": "》"}
 _ABBREVIATION = re.compile(r"(?<![A-Za-z0-9_.\-/])[A-Z][A-Z0-9]{1,7}(?![A-Za-z0-9_\-])")
 # abbreviations every office reader knows, or that are names rather than jargon
 COMMON_ABBREVIATIONS = frozenset(
     """
     OK ID PC TV CD DVD USB PDF CPU IT QQ APP PPT CEO FAQ IP HP LED LCD VIP MB KB GB TB AM PM
-    WPS UOS WIN DIY SN NO USA AI
+    WPS UOS WIN DIY SN NO USA AI HTTP URL WWW HTML JPG JPEG PNG GIF BMP TIFF MP3 MP4 AVI ZIP RAR
+    EXE TXT CSV AMD JS GHZ MHZ
     """.split()
 )
 
@@ -80,11 +85,33 @@ def long_paragraphs(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Findi
 
 def _in_link_text(line: str, column: int) -> bool:
     """Is the 0-based column inside the text of a Markdown link on this line?"""
-    open_at = line.rfind("[", 0, column + 1)
+    open_at = line.rfind("[", max(0, column - 500), column + 1)
     if open_at < 0:
         return False
-    close_at = line.find("](", column)
-    return close_at >= 0 and "]" not in line[open_at + 1 : close_at] and "\n" not in line[open_at:close_at]
+    close_at = line.find("](", column, column + 500)
+    return close_at >= 0 and "]" not in line[open_at + 1 : close_at]
+
+
+def _explained(text: str, start: int, end: int) -> bool:
+    """Is the word at text[start:end] explained right there: "词（解释）", "全称（词）", "词：…"?
+
+    A word inside a parenthesis, quotation or book title is part of an explanation, a UI label
+    or a document's name: none of these need an explanation of their own.
+    """
+    if _EXPLAINED_AFTER.match(text, end):
+        return True
+    if _DEFINES.match(text, end) and _SENTENCE_START.search(text[max(0, start - 6) : start]):
+        return True
+    return _enclosed(text, start)
+
+
+def _enclosed(text: str, start: int) -> bool:
+    window = text[max(0, start - 40) : start]
+    for opener, closer in _OPENERS.items():
+        at = window.rfind(opener)
+        if at >= 0 and closer not in window[at:]:
+            return True
+    return False
 
 
 @rule("KB-READ-003", "warning", "术语首次出现时没有解释")
@@ -96,20 +123,24 @@ def jargon_explained(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Find
     named = " ".join(doc.meta_list("products") + doc.meta_list("os"))
     seen: set[str] = set()
     findings: list[Finding] = []
+    names: list[str] = []
     for block in _prose_blocks(doc):
         for ln in block.lines:
             text = ln.prose
-            for m in gloss.pattern.finditer(text):
+            for m in gloss.matches(text):
                 term = gloss.term_of(m.group())
                 if term is None or term.term in seen:
                     continue
                 seen.add(term.term)
+                if term.common:
+                    continue
                 if any(form in named for form in term.forms):
                     continue
-                if _EXPLAINED_AFTER.match(text, m.end()) or _EXPLAINED_BEFORE.search(text, 0, m.start()):
+                if _explained(text, m.start(), m.end()):
                     continue
                 if _in_link_text(ln.raw, m.start()):
                     continue
+                names.append(m.group())
                 findings.append(
                     r.at(
                         f"术语“{m.group()}”首次出现时没有解释。请在其后用括号给出通俗解释，"
@@ -117,13 +148,13 @@ def jargon_explained(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Find
                         f"或链接到术语表：[{m.group()}](/glossary#{term.anchor})。",
                         ln.no,
                         m.start() + 1,
-                        fix=f"{m.group()}（{term.explanation.rstrip('。')}）",
+                        fix=ln.raw[: m.end()] + f"（{term.explanation.rstrip('。')}）" + ln.raw[m.end() :],
                     )
                 )
     limit = ctx.thresholds.jargon_max_findings
     yield from findings[:limit]
     if len(findings) > limit:
-        rest = "、".join(f.message.split("”")[0].split("“")[1] for f in findings[limit:][:10])
+        rest = "、".join(names[limit:][:10])
         yield r.at(
             f"另有 {len(findings) - limit} 个术语首次出现时没有解释：{rest}……。"
             "术语较多时，可在文末加“术语说明”一节集中解释。",
@@ -140,14 +171,18 @@ def abbreviations_explained(r: Rule, doc: Document, ctx: CheckContext) -> Iterat
     )
     first: dict[str, tuple[int, int]] = {}
     explained: set[str] = set()
+    looked: dict[str, int] = {}
     for block in _prose_blocks(doc):
         for ln in block.lines:
             text = ln.prose
             for m in _ABBREVIATION.finditer(text):
                 word = m.group()
+                if word in explained or looked.get(word, 0) >= 20:
+                    continue  # an explanation, if any, comes early: don't inspect every use
+                looked[word] = looked.get(word, 0) + 1
                 if not re.search(r"[A-Z].*[A-Z]", word):
                     continue  # one capital and digits: a model number, not an abbreviation
-                if _EXPLAINED_AFTER.match(text, m.end()) or _EXPLAINED_BEFORE.search(text, 0, m.start()):
+                if _explained(text, m.start(), m.end()):
                     explained.add(word)
                 elif _in_link_text(ln.raw, m.start()):
                     explained.add(word)
@@ -155,7 +190,7 @@ def abbreviations_explained(r: Rule, doc: Document, ctx: CheckContext) -> Iterat
     for word, (line, column) in first.items():
         if word in explained or word in COMMON_ABBREVIATIONS or word in named:
             continue
-        if gloss.term_of(word) is not None:
+        if gloss.term_of(word) is not None or gloss.term_of(word.rstrip("0123456789")) is not None:
             continue  # glossary terms are KB-READ-003's business
         yield r.at(
             f"英文缩写“{word}”在文中从未解释。请在首次出现时写出中文全称或通俗解释，"

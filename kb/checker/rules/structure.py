@@ -227,7 +227,7 @@ def substance_minimum(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Fin
     minimum = ctx.thresholds.min_substance.get(doc.type)
     if not minimum or doc.meta is None:
         return
-    size = sum(substance(ln.content) for ln in doc.prose_lines())
+    size = substance("\n".join(ln.content for ln in doc.prose_lines()))
     if size < minimum:
         yield r.at(
             f"正文内容过少（约 {size} 字，{doc.type}类文章至少约 {minimum} 字）。"
