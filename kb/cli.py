@@ -243,6 +243,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 
         db.create_all()
         writer.ensure_index()
+    _start_outbox_drainer(app)
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
     click.echo(f"kb 已启动：http://{host}:{port}/ （数据目录 {app.config['DATA_DIR']}）")
@@ -276,6 +277,22 @@ def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
         for line in batch.as_text(results):
             click.echo(line)
     sys.exit(1 if any(report.has_errors for _, report in results) else 0)
+
+
+def _start_outbox_drainer(app: Any, every: float = 15.0) -> None:
+    """Apply index tasks a request left queued (lock busy, crash) within seconds, not at the
+    next change; logged and retried, never silent like Whoosh's AsyncWriter threads."""
+    import threading
+
+    def loop() -> None:
+        from kb.index import writer
+
+        stop = threading.Event()
+        while not stop.wait(every):
+            with app.app_context():
+                writer.drain_quietly()
+
+    threading.Thread(target=loop, name="kb-index-drain", daemon=True).start()
 
 
 def main() -> None:

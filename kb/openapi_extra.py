@@ -7,4 +7,35 @@ from typing import Any
 
 
 def extra_paths() -> dict[str, Any]:
-    return {}
+    paths: dict[str, Any] = {}
+    paths.update(_loop_paths())
+    return paths
+
+
+def _loop_paths() -> dict[str, Any]:
+    """Issue 5: feedback, revision requests, tickets and figures."""
+    from kb.openapi import _op
+
+    slug, rid = "{slug}", "{request_id}"
+    return {
+        "/articles/{slug}/feedback": {
+            "post": _op("评价文章：{helpful, reason, comment}；没帮助并给出原因时开启修订请求",
+                        params=[slug], body="application/json", ok="201"),
+        },
+        "/feedback/mine": {"get": _op("我的反馈及处理状态、答复", auth=True)},
+        "/requests": {"get": _op("修订请求列表（按权限）", params=["status"], auth=True)},
+        "/requests/{request_id}/decline": {
+            "post": _op("不修改，答复反馈人：{reply}", params=[rid], body="application/json", auth=True)
+        },
+        "/requests/{request_id}/reassign": {
+            "post": _op("指派给企业编辑（审核员）：{assignee}", params=[rid], body="application/json", auth=True)
+        },
+        "/requests/{request_id}/escalate": {
+            "post": _op("督办（审核员）：{note}", params=[rid], body="application/json", auth=True)
+        },
+        "/tickets": {
+            "post": _op("服务平台提交闭环工单（新建 201，更新 200）", body="application/json", ok="201", auth=True),
+            "get": _op("工单记录（本企业编辑、服务平台、审核员）", auth=True),
+        },
+        "/stats": {"get": _op("闭环统计：关联率、工单转化文章、复用、评价、修订请求", auth=True)},
+    }

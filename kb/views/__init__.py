@@ -14,3 +14,7 @@ def register_blueprints(app: Flask) -> None:
     from kb.views import glossary  # the content checker's glossary page (issue 4)
 
     app.register_blueprint(glossary.bp)
+    from kb.views import feedback, loop_api  # feedback loop and ticket closure (issue 5)
+
+    app.register_blueprint(feedback.bp)
+    app.register_blueprint(loop_api.bp)

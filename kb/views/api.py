@@ -76,7 +76,12 @@ def article_json(article: Article, revision: Revision | None, *, full: bool = Fa
         "updated_at": article.updated_at.isoformat(),
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "url": url_for("articles.show", slug=article.slug),
+        "helpful": {"yes": article.helpful_yes or 0, "no": article.helpful_no or 0},
     }
+    if full:  # issue 5: how many closed tickets this article helped solve (no personal data)
+        from kb import tickets
+
+        data["tickets_solved"] = tickets.solved(db.session(), article).count
     if revision is not None:
         data["revision"] = revision.number
         data["revision_state"] = revision.state
