@@ -41,8 +41,13 @@ def report(s: Session, days: int = 30, limit: int = 50) -> dict[str, list[tuple[
     base = select(
         QueryLog.query, func.count().label("n"), func.count(QueryLog.clicked).label("clicks")
     ).where(QueryLog.at >= since, QueryLog.query != "")
-    top = s.execute(base.group_by(QueryLog.query).order_by(func.count().desc(), QueryLog.query).limit(limit))
+    top = s.execute(
+        base.group_by(QueryLog.query).order_by(func.count().desc(), QueryLog.query).limit(limit)
+    )
     zero = s.execute(
-        base.where(QueryLog.results == 0).group_by(QueryLog.query).order_by(func.count().desc(), QueryLog.query).limit(limit)
+        base.where(QueryLog.results == 0)
+        .group_by(QueryLog.query)
+        .order_by(func.count().desc(), QueryLog.query)
+        .limit(limit)
     )
     return {"top": [tuple(r) for r in top], "zero": [tuple(r) for r in zero]}

@@ -48,7 +48,10 @@ def test_four_writer_processes_lose_no_update(app, app_config, runner):
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WORKER, str(n), str(per_worker)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for n in range(4)
     ]

@@ -66,7 +66,7 @@ def corpus(make_article):
         ("m1136", "kylin-printer-offline"),  # model number, any case
         ("dayinji", "kylin-printer-offline"),  # full pinyin
         ("dyj", "kylin-printer-offline"),  # pinyin initials
-        ("\"冻结首行\"", "wps-freeze-first-row"),  # phrase
+        ('"冻结首行"', "wps-freeze-first-row"),  # phrase
     ],
 )
 def test_colloquial_question_finds_the_fix_first(client, corpus, query, expected):
@@ -91,7 +91,9 @@ def test_result_shape_highlights_and_facets(client, corpus):
 
 
 def test_markup_in_titles_is_escaped_in_highlights(client, make_article):
-    make_article(slug="xss-title", title="打印机 <script>alert(1)</script> 处理", summary="<b>粗</b>")
+    make_article(
+        slug="xss-title", title="打印机 <script>alert(1)</script> 处理", summary="<b>粗</b>"
+    )
     first = api_search(client, q="打印机")["results"][0]
     assert "<script>" not in first["title_html"]
     assert "&lt;script&gt;" in first["title_html"]
@@ -100,7 +102,11 @@ def test_markup_in_titles_is_escaped_in_highlights(client, make_article):
 
 def test_filters_sorting_and_pages(client, make_article):
     for i in range(12):
-        make_article(slug=f"printer-{i}", title=f"打印机问题 {i} 号", category="打印与扫描" if i % 2 else "外部设备")
+        make_article(
+            slug=f"printer-{i}",
+            title=f"打印机问题 {i} 号",
+            category="打印与扫描" if i % 2 else "外部设备",
+        )
     data = api_search(client, q="打印机", category="外部设备", per_page=5)
     assert data["total"] == 6
     assert {r["category"] for r in data["results"]} == {"外部设备"}
@@ -186,7 +192,12 @@ def test_publish_revise_archive_and_visibility_reach_the_index(app, make_article
     assert slugs(api_search(client, q="黑屏")) == ["lifecycle"]
     assert api_search(client, q="摄像头")["total"] == 0
 
-    ops.save(ctx, SYSTEM, article, draft(title="高拍仪黑屏的处理", slug="lifecycle", visibility="registered"))
+    ops.save(
+        ctx,
+        SYSTEM,
+        article,
+        draft(title="高拍仪黑屏的处理", slug="lifecycle", visibility="registered"),
+    )
     ops.submit(ctx, SYSTEM, article)
     ops.publish(ctx, SYSTEM, article)
     ops.commit(ctx)
@@ -234,7 +245,9 @@ def test_verify_finds_and_repairs_changes_made_behind_the_index(app, make_articl
     # a change that bypassed the outbox: the index still serves the archived article
     assert api_search(client, q="双屏")["total"] == 1
     result = runner.invoke(cli, ["index", "verify"])
-    assert result.exit_code == 1 and "索引中多余：1" in result.output and "tampered" in result.output
+    assert (
+        result.exit_code == 1 and "索引中多余：1" in result.output and "tampered" in result.output
+    )
     repaired = runner.invoke(cli, ["index", "verify", "--repair"])
     assert repaired.exit_code == 0, repaired.output
     assert api_search(client, q="双屏")["total"] == 0
@@ -280,7 +293,22 @@ def test_reindex_swaps_in_a_new_index_while_search_keeps_answering(app, make_art
 # ---- hostile and malformed queries -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", ["*", "a*", "打印*", "?", "~打印机", "打印机~2", "((((", "OR AND NOT", "\"", "[x TO y]", "\x00\x01"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "*",
+        "a*",
+        "打印*",
+        "?",
+        "~打印机",
+        "打印机~2",
+        "((((",
+        "OR AND NOT",
+        '"',
+        "[x TO y]",
+        "\x00\x01",
+    ],
+)
 def test_query_syntax_is_not_interpreted(client, corpus, query):
     response = client.get("/api/v1/search", query_string={"q": query})
     assert response.status_code == 200
@@ -296,12 +324,32 @@ def test_overlong_query_gets_a_chinese_message(client, corpus):
 
 
 def test_many_words_are_capped_with_a_notice(client, corpus):
-    words = " ".join(["打印机", "扫描仪", "数据库", "浏览器", "驱动", "固件", "内核", "网络", "证书", "表格", "字体", "显卡", "声卡", "鼠标"])
+    words = " ".join(
+        [
+            "打印机",
+            "扫描仪",
+            "数据库",
+            "浏览器",
+            "驱动",
+            "固件",
+            "内核",
+            "网络",
+            "证书",
+            "表格",
+            "字体",
+            "显卡",
+            "声卡",
+            "鼠标",
+        ]
+    )
     data = api_search(client, q=words)
     assert "只按前 12 个关键词" in data["notice"]
 
 
-@pytest.mark.parametrize(("param", "value"), [("page", "0"), ("page", "x"), ("per_page", "500"), ("sort", "random"), ("page", "100000")])
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("page", "0"), ("page", "x"), ("per_page", "500"), ("sort", "random"), ("page", "100000")],
+)
 def test_bad_parameters_are_4xx_json(client, corpus, param, value):
     response = client.get("/api/v1/search", query_string={"q": "打印机", param: value})
     assert 400 <= response.status_code < 500
@@ -324,7 +372,9 @@ def test_curator_edits_synonyms_and_search_uses_them(client, corpus, login_as):
     assert login_as("editor").get("/search/synonyms").status_code == 403
 
 
-def test_queries_are_logged_without_the_user_and_reported_to_curators(client, corpus, login_as, ctx):
+def test_queries_are_logged_without_the_user_and_reported_to_curators(
+    client, corpus, login_as, ctx
+):
     from sqlalchemy import select
 
     from kb.models import QueryLog
@@ -333,9 +383,12 @@ def test_queries_are_logged_without_the_user_and_reported_to_curators(client, co
     reader.get("/search", query_string={"q": "打印机脱机"})
     reader.get("/search", query_string={"q": "完全不存在的东西"})
     log = ctx.scalars(select(QueryLog).order_by(QueryLog.id)).all()
-    assert [(e.query, e.role) for e in log] == [("打印机脱机", "reader"), ("完全不存在的东西", "reader")]
+    assert [(e.query, e.role) for e in log] == [
+        ("打印机脱机", "reader"),
+        ("完全不存在的东西", "reader"),
+    ]
     assert log[0].results >= 1 and log[1].results == 0
-    assert not any("reader" == getattr(e, "username", None) for e in log)
+    assert not any(getattr(e, "username", None) == "reader" for e in log)
     reader.get(f"/search/click/{log[0].id}/kylin-printer-offline")
     ctx.expire_all()
     assert ctx.get(QueryLog, log[0].id).clicked == "kylin-printer-offline"

@@ -20,10 +20,12 @@ from typing import Any
 import jieba
 from whoosh.analysis import Token, Tokenizer
 
+# question words and particles: colloquial questions are full of them, articles are not
 STOP_WORDS = frozenset(
-    """的 了 吗 呢 吧 啊 呀 么 嘛 和 与 及 或 是 在 把 被 就 都 也 还 又 很 请 我 你 他 她 它 我们 你们 这 那 这个
-    那个 一个 怎么 怎么办 怎么样 怎样 如何 为什么 为何 什么 哪些 哪个 哪里 能否 可以 是否 有没有 一下 下 啥 咋 咋办 时候
-    出现 遇到 问题 求助 请问 总是 老是 一直 突然 the a an of to is are how what why""".split()
+    """的 了 吗 呢 吧 啊 呀 么 嘛 和 与 及 或 是 在 把 被 就 都 也 还 又 很 请
+    我 你 他 她 它 我们 你们 这 那 这个 那个 一个 怎么 怎么办 怎么样 怎样 如何 为什么 为何 什么 哪些 哪个 哪里 能否 可以 是否
+    有没有 一下 下 啥 咋 咋办 时候 出现 遇到 问题 求助 请问 总是 老是 一直 突然
+    the a an of to is are how what why""".split()
 )
 _DICT = "userdict.txt"
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -76,7 +78,7 @@ def normalise(text: str) -> str:
 
 
 def _subwords(word: str, freq: dict[str, int]) -> Iterator[str]:
-    """Dictionary words inside a longer word, so 打印机 also matches 打印, 龙芯3A5000 matches 3a5000."""
+    """Dictionary words inside a longer word: 打印机 also yields 打印, 龙芯3A5000 yields 3a5000."""
     runs = _SPLIT_RUNS.findall(word)
     if len(runs) > 1:
         yield from runs
@@ -171,5 +173,5 @@ class ChineseTokenizer(Tokenizer):
             yield token
 
 
-def ChineseAnalyzer() -> ChineseTokenizer:  # noqa: N802 - named like Whoosh's analyzer factories
+def ChineseAnalyzer() -> ChineseTokenizer:
     return ChineseTokenizer()

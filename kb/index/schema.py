@@ -79,7 +79,9 @@ def helpful_score(yes: int, no: int) -> float:
         return 0.0
     z = 1.96
     p = yes / n
-    return (p + z * z / (2 * n) - z * math.sqrt((p * (1 - p) + z * z / (4 * n)) / n)) / (1 + z * z / n)
+    return (p + z * z / (2 * n) - z * math.sqrt((p * (1 - p) + z * z / (4 * n)) / n)) / (
+        1 + z * z / n
+    )
 
 
 def document_for(article: Article) -> dict[str, Any]:

@@ -31,7 +31,12 @@ from kb.index.schema import SEARCH_FIELDS, brand_of
 MAX_QUERY_CHARS = 200
 MAX_WORDS = 12
 SORTS = ("relevance", "newest", "helpful")
-FILTER_FIELDS = {"type": "type", "category": "category", "product": "brand", "enterprise": "enterprise"}
+FILTER_FIELDS = {
+    "type": "type",
+    "category": "category",
+    "product": "brand",
+    "enterprise": "enterprise",
+}
 FACETS = {
     "type": FieldFacet("type", maptype=Count),
     "category": FieldFacet("category", maptype=Count),
@@ -217,19 +222,36 @@ def _field_terms(word: str, weight: float) -> list[Query]:
 def _alternative(words: tuple[str, ...], weight: float) -> Query:
     if len(words) == 1:
         return Or(_field_terms(words[0], weight))
-    return Or([Phrase(f, list(words), slop=1, boost=b * weight) for f, b in SEARCH_FIELDS.items() if f != "pinyin"])
+    return Or(
+        [
+            Phrase(f, list(words), slop=1, boost=b * weight)
+            for f, b in SEARCH_FIELDS.items()
+            if f != "pinyin"
+        ]
+    )
 
 
 def _concept(word: str, synonym_map: dict[str, list[tuple[str, ...]]]) -> Query:
     """Everything that counts as this word: itself, its sub-words, synonyms, pinyin."""
     parts: list[Query] = list(_field_terms(word, 1.0))
     subs = [t for t, _p, _s, _e in tokens(word) if t != word][:3]
-    parts.extend(Term(f, sub, boost=b * 0.3) for sub in subs for f, b in SEARCH_FIELDS.items() if f in ("title", "body"))
+    parts.extend(
+        Term(f, sub, boost=b * 0.3)
+        for sub in subs
+        for f, b in SEARCH_FIELDS.items()
+        if f in ("title", "body")
+    )
     for alt in synonym_map.get(word, [])[:4]:
         parts.append(_alternative(alt, 0.8))
     if word.isascii() and word.isalpha() and len(word) >= 2:
         parts.append(Term("pinyin", word, boost=SEARCH_FIELDS["pinyin"]))
     return Or(parts)
+
+
+def _required_phrase(words: list[str]) -> Query:
+    if len(words) == 1:
+        return Or(_field_terms(words[0], 1.0))
+    return Or([Phrase(f, words, slop=1) for f in PHRASE_FIELDS])
 
 
 def build_query(parsed: ParsedQuery, synonym_map: dict[str, list[tuple[str, ...]]]) -> Query:
@@ -239,8 +261,7 @@ def build_query(parsed: ParsedQuery, synonym_map: dict[str, list[tuple[str, ...]
     for a, b in zip(parsed.words, parsed.words[1:], strict=False):
         for alt in synonym_map.get(f"{a} {b}", [])[:3]:
             concepts.append(_alternative(alt, 0.8))
-    required = [Or([Phrase(f, p, slop=1) for f in PHRASE_FIELDS]) if len(p) > 1 else Or(_field_terms(p[0], 1.0))
-                for p in parsed.phrases]  # fmt: skip
+    required = [_required_phrase(p) for p in parsed.phrases]
     if not concepts and not required:
         return NullQuery
     clauses: list[Query] = []
@@ -252,7 +273,9 @@ def build_query(parsed: ParsedQuery, synonym_map: dict[str, list[tuple[str, ...]
         if 3 <= n <= 5:
             clauses.extend(And(list(c), boost=1.0) for c in combinations(concepts[:n], n - 1))
         if n > 1:
-            clauses.extend(Phrase(f, parsed.words, slop=2, boost=b) for f, b in PHRASE_FIELDS.items())
+            clauses.extend(
+                Phrase(f, parsed.words, slop=2, boost=b) for f, b in PHRASE_FIELDS.items()
+            )
     query: Query = Or(clauses) if len(clauses) > 1 else clauses[0] if clauses else Every()
     if required:
         query = And([query, *required]) if concepts else And(required)
@@ -288,9 +311,13 @@ def search(
     if unknown:
         raise SearchError("未知的筛选条件：" + "、".join(sorted(unknown)))
     if sort not in SORTS:
-        raise SearchError(f"未知的排序方式“{sort}”", fields={"sort": "应为 relevance、newest 或 helpful"})
+        raise SearchError(
+            f"未知的排序方式“{sort}”", fields={"sort": "应为 relevance、newest 或 helpful"}
+        )
     parsed = parse(q)
-    result = ResultPage(query=parsed.text, total=0, page=page, per_page=per_page, notice=parsed.notice)
+    result = ResultPage(
+        query=parsed.text, total=0, page=page, per_page=per_page, notice=parsed.notice
+    )
     s = searcher()
     if s is None:
         return result
@@ -306,8 +333,12 @@ def search(
     elif sort == "helpful":
         sortedby = ["helpful", "updated"]
     collector = s.collector(
-        limit=page * per_page, sortedby=sortedby, reverse=sort != "relevance", groupedby=FACETS, terms=True,
-    )  # fmt: skip
+        limit=page * per_page,
+        sortedby=sortedby,
+        reverse=sort != "relevance",
+        groupedby=FACETS,
+        terms=True,
+    )
     limited = BoundedFilterCollector(collector, acl_filter(visible_terms, filters), time_limit)
     try:
         s.search_with_collector(query, limited)
@@ -334,7 +365,9 @@ def _hit(hit: Any) -> Hit:
     fields = hit.fields()
     title = fields["title"]
     title_html = _TITLES.highlight_hit(hit, "title", minscore=1) or str(escape(title))
-    snippet = _SNIPPETS.highlight_hit(hit, "body", top=2, minscore=1) or _SNIPPETS.highlight_hit(hit, "summary", top=1, minscore=1)
+    snippet = _SNIPPETS.highlight_hit(hit, "body", top=2, minscore=1) or _SNIPPETS.highlight_hit(
+        hit, "summary", top=1, minscore=1
+    )
     if not snippet:
         snippet = str(escape((fields.get("summary") or fields.get("body", ""))[:140]))
     yes, no = fields.get("helpful_votes") or [0, 0]
@@ -356,7 +389,9 @@ def _hit(hit: Any) -> Hit:
 
 
 def _visible(s: Any, query: Query, visible_terms: list[str]) -> bool:
-    return not s.search(query, limit=1, filter=acl_filter(visible_terms, {}), scored=False).is_empty()
+    return not s.search(
+        query, limit=1, filter=acl_filter(visible_terms, {}), scored=False
+    ).is_empty()
 
 
 _lexicon_cache: dict[int, dict[str, set[str]]] = {}
@@ -403,7 +438,7 @@ def suggest_correction(parsed: ParsedQuery, visible_terms: list[str]) -> str | N
     if s is None:
         return None
     compact = "".join(parsed.words)
-    if 1 < len(parsed.words) and len(compact) <= 8 and not compact.isascii():
+    if len(parsed.words) > 1 and len(compact) <= 8 and not compact.isascii():
         whole = _correct(s, compact, visible_terms)
         if whole:
             return whole
@@ -433,7 +468,10 @@ def _from_pinyin(s: Any, word: str, visible_terms: list[str]) -> str | None:
     for hit in found:
         for text in [hit["title"], *(hit.get("product_list") or [])]:
             for candidate in precise_words(text):
-                if word in ("".join(lazy_pinyin(candidate)), "".join(lazy_pinyin(candidate, style=Style.FIRST_LETTER))):
+                if word in (
+                    "".join(lazy_pinyin(candidate)),
+                    "".join(lazy_pinyin(candidate, style=Style.FIRST_LETTER)),
+                ):
                     return candidate
     return None
 
@@ -446,13 +484,18 @@ def type_ahead(q: str, visible_terms: list[str], limit: int = 8) -> list[dict[st
     if s is None or not words:
         return []
     fields = {"title": 3.0, "products": 2.0, "tags": 1.0}
-    concepts: list[Query] = [Or([Term(f, w, boost=b) for f, b in fields.items()] + [Term("pinyin", w)]) for w in words[:-1]]
+    concepts: list[Query] = [
+        Or([Term(f, w, boost=b) for f, b in fields.items()] + [Term("pinyin", w)])
+        for w in words[:-1]
+    ]
     last = words[-1]
     alternatives: list[Query] = [Term(f, last, boost=b) for f, b in fields.items()]
     if last.isascii() and last.isalnum():
         # bounded: at most 20 completions of a partly typed pinyin or model number
         for fieldname in ("pinyin", "products"):
-            alternatives.extend(Term(fieldname, t) for t in islice(s.reader().expand_prefix(fieldname, last), 20))
+            alternatives.extend(
+                Term(fieldname, t) for t in islice(s.reader().expand_prefix(fieldname, last), 20)
+            )
     concepts.append(Or(alternatives))
     started = time.perf_counter()
     found = s.search(And(concepts), limit=limit, filter=acl_filter(visible_terms, {}))

@@ -56,7 +56,9 @@ def parse(text: str) -> list[list[str]]:
     if len(groups) > MAX_GROUPS:
         problems.append(f"同义词组不能超过 {MAX_GROUPS} 组")
     if problems:
-        raise Invalid("同义词有误：" + "；".join(problems[:10]), fields={"synonyms": "；".join(problems[:10])})
+        raise Invalid(
+            "同义词有误：" + "；".join(problems[:10]), fields={"synonyms": "；".join(problems[:10])}
+        )
     return groups
 
 
@@ -98,6 +100,3 @@ def reset(s: Session, actor: object) -> None:
     if stored is not None:
         s.delete(stored)
         audit.record(s, actor, "synonyms.reset", "setting", KEY)
-
-
-

@@ -109,7 +109,11 @@ def drain(s: Session | None = None) -> int:
     s = s or db.session()
     applied = 0
     while True:
-        tasks = list(s.execute(select(IndexTask.id, IndexTask.article_id).order_by(IndexTask.id).limit(BATCH)))
+        tasks = list(
+            s.execute(
+                select(IndexTask.id, IndexTask.article_id).order_by(IndexTask.id).limit(BATCH)
+            )
+        )
         if not tasks:
             return applied
         try:
@@ -120,7 +124,9 @@ def drain(s: Session | None = None) -> int:
         try:
             # Re-read after taking the lock: another process may have applied them meanwhile.
             tasks = list(
-                s.execute(select(IndexTask.id, IndexTask.article_id).order_by(IndexTask.id).limit(BATCH))
+                s.execute(
+                    select(IndexTask.id, IndexTask.article_id).order_by(IndexTask.id).limit(BATCH)
+                )
             )
             s.expire_all()
             ids = {aid for _tid, aid in tasks}
@@ -219,7 +225,9 @@ def ensure_index() -> None:
 
 @dataclass
 class Divergence:
-    missing: list[str] = field(default_factory=list)  # published in the database, absent in the index
+    missing: list[str] = field(
+        default_factory=list
+    )  # published in the database, absent in the index
     extra: list[str] = field(default_factory=list)  # in the index but not published (must go)
     stale: list[str] = field(default_factory=list)  # present but from another revision or ACL
     queued: int = 0
@@ -246,7 +254,12 @@ def verify(s: Session | None = None, *, repair: bool = False) -> Divergence:
     found: dict[str, tuple[Any, ...]] = {}
     with ix.searcher() as searcher:
         for fields in searcher.all_stored_fields():
-            found[fields["aid"]] = (fields["slug"], fields["revision"], fields["acl"], fields["helpful_votes"])
+            found[fields["aid"]] = (
+                fields["slug"],
+                fields["revision"],
+                fields["acl"],
+                fields["helpful_votes"],
+            )
     for aid, values in expected.items():
         if aid not in found:
             report.missing.append(values[0])

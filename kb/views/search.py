@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 
 from kb import db, searchlog
@@ -19,7 +28,9 @@ api_bp = Blueprint("search_api", __name__, url_prefix="/api/v1")
 
 
 def _run(per_page_default: int) -> tuple[searcher.ResultPage, dict[str, str], str]:
-    filters = {name: (request.args.get(name) or "").strip()[:100] for name in searcher.FILTER_FIELDS}
+    filters = {
+        name: (request.args.get(name) or "").strip()[:100] for name in searcher.FILTER_FIELDS
+    }
     sort = request.args.get("sort") or "relevance"
     per_page = int_arg("per_page", per_page_default, 1, 50)
     page = int_arg("page", 1, 1, 100)
@@ -37,13 +48,21 @@ def search():  # type: ignore[no-untyped-def]
     try:
         result, filters, sort = _run(10)
     except KbError as err:
-        return render_template("search/results.html", q=q[:200], result=None, error=err, filters={}, sort="relevance"), err.status
+        return render_template(
+            "search/results.html", q=q[:200], result=None, error=err, filters={}, sort="relevance"
+        ), err.status
     log_id = None
     if result.query and result.page == 1:
         log_id = searchlog.record(db.session(), actor(), result.query, result.total)
     active = {k: v for k, v in filters.items() if v}
     return render_template(
-        "search/results.html", q=q, result=result, filters=active, sort=sort, log_id=log_id, error=None,
+        "search/results.html",
+        q=q,
+        result=result,
+        filters=active,
+        sort=sort,
+        log_id=log_id,
+        error=None,
         without=lambda name: {k: v for k, v in active.items() if k != name},
     )
 
@@ -64,7 +83,9 @@ def _staff_only() -> None:
 def report() -> str:
     _staff_only()
     days = int_arg("days", 30, 1, 365)
-    return render_template("search/report.html", report=searchlog.report(db.session(), days), days=days)
+    return render_template(
+        "search/report.html", report=searchlog.report(db.session(), days), days=days
+    )
 
 
 @bp.route("/search/synonyms", methods=["GET", "POST"])
@@ -128,7 +149,9 @@ def api_search():  # type: ignore[no-untyped-def]
 def api_suggest():  # type: ignore[no-untyped-def]
     q = request.args.get("q", "")
     if len(q) > searcher.MAX_QUERY_CHARS:
-        raise searcher.SearchError("输入过长", fields={"q": f"最多 {searcher.MAX_QUERY_CHARS} 个字符"})
+        raise searcher.SearchError(
+            "输入过长", fields={"q": f"最多 {searcher.MAX_QUERY_CHARS} 个字符"}
+        )
     return jsonify({"suggestions": searcher.type_ahead(q, policy.visible_terms(actor()))})
 
 
