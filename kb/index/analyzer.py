@@ -23,7 +23,8 @@ from whoosh.analysis import Token, Tokenizer
 # question words and particles: colloquial questions are full of them, articles are not
 STOP_WORDS = frozenset(
     """的 了 吗 呢 吧 啊 呀 么 嘛 和 与 及 或 是 在 把 被 就 都 也 还 又 很 请
-    我 你 他 她 它 我们 你们 这 那 这个 那个 一个 怎么 怎么办 怎么样 怎样 如何 为什么 为何 什么 哪些 哪个 哪里 能否 可以 是否
+    我 你 他 她 它 我们 你们 这 那 这个 那个 一个 怎么 怎么办 怎么样
+    怎样 如何 为什么 为何 什么 哪些 哪个 哪里 能否 可以 是否
     有没有 一下 下 啥 咋 咋办 时候 出现 遇到 问题 求助 请问 总是 老是 一直 突然
     the a an of to is are how what why""".split()
 )
