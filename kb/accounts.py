@@ -237,3 +237,8 @@ def get_user(s: Session, username: str) -> User:
     if user is None:
         raise NotFound(f"用户“{username}”不存在")
     return user
+
+
+def org_names(s: Session) -> dict[str, str]:
+    """Organisation code → name, for showing facets and owners by name."""
+    return {code: name for code, name in s.execute(select(Organisation.code, Organisation.name))}

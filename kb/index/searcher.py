@@ -83,30 +83,50 @@ class ResultPage:
 
 
 class _MarkFormatter(highlight.Formatter):
-    """``<mark>`` around matches; every other character escaped by markupsafe."""
+    """``<mark>`` around matches; every other character escaped by markupsafe.
+
+    With ``window``, a fragment is cut to that many characters starting a little before its
+    first match: Whoosh's pinpoint fragments merge neighbouring matches into long runs.
+    """
 
     between = "…"
+
+    def __init__(self, window: int | None = None, lead: int = 30) -> None:
+        self.window = window
+        self.lead = lead
 
     def format_token(self, text: str, token: Any, replace: bool = False) -> str:
         return f"<mark>{escape(highlight.get_text(text, token, replace))}</mark>"
 
     def format_fragment(self, fragment: Any, replace: bool = False) -> str:
-        output: list[str] = []
-        index = fragment.startchar
         text = fragment.text
-        for t in fragment.matches:
-            if t.startchar is None or t.startchar < index:
+        start, end = fragment.startchar, fragment.endchar
+        matches = [t for t in fragment.matches if t.startchar is not None]
+        if self.window and matches:
+            start = max(start, matches[0].startchar - self.lead)
+            end = min(end, start + self.window)
+        output: list[str] = ["…" if start > 0 else ""]
+        index = start
+        for t in matches:
+            if t.startchar < index or t.endchar > end:
                 continue
             output.append(str(escape(text[index : t.startchar])))
             output.append(self.format_token(text, t, replace))
             index = t.endchar
-        output.append(str(escape(text[index : fragment.endchar])))
+        output.append(str(escape(text[index:end])))
+        if end < len(text):
+            output.append("…")
         return "".join(output)
+
+    def format(self, fragments: list[Any], replace: bool = False) -> str:
+        parts = [self.format_fragment(f, replace) for f in fragments]
+        # one ellipsis between two fragments, not one from each side
+        return "".join(p if i == 0 else p.removeprefix("…") for i, p in enumerate(parts))
 
 
 _SNIPPETS = highlight.Highlighter(
     fragmenter=highlight.PinpointFragmenter(maxchars=140, surround=50, autotrim=True),
-    formatter=_MarkFormatter(),
+    formatter=_MarkFormatter(window=90),
 )
 _TITLES = highlight.Highlighter(fragmenter=highlight.WholeFragmenter(), formatter=_MarkFormatter())
 

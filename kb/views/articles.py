@@ -9,7 +9,7 @@ from flask import Blueprint, Response, render_template, request
 from kb import articles as ops
 from kb import db, render
 from kb.errors import Invalid
-from kb.frontmatter import TYPES
+from kb.frontmatter import CATEGORIES, TYPES
 from kb.models import Article
 from kb.permissions import policy
 from kb.permissions.roles import Action
@@ -18,17 +18,30 @@ from kb.views.util import actor, int_arg
 bp = Blueprint("articles", __name__)
 
 
+def _in_order(rows: list[tuple[str, int]], order: tuple[str, ...]) -> list[tuple[str, int]]:
+    """Facet rows in the standard's order (unknown values last, alphabetically)."""
+    return sorted(rows, key=lambda r: (order.index(r[0]) if r[0] in order else len(order), r[0]))
+
+
+def _facets(s, user):  # type: ignore[no-untyped-def]
+    return (
+        _in_order(ops.counts_by(s, user, Article.category), CATEGORIES),
+        _in_order(ops.counts_by(s, user, Article.type), TYPES),
+    )
+
+
 @bp.get("/")
 def home() -> str:
     s = db.session()
     user = actor()
     latest = ops.listing(s, user, per_page=8).items
-    return render_template(
-        "articles/home.html",
-        categories=ops.counts_by(s, user, Article.category),
-        types=ops.counts_by(s, user, Article.type),
-        latest=latest,
-    )
+    categories, types = _facets(s, user)
+    return render_template("articles/home.html", categories=categories, types=types, latest=latest)
+
+
+@bp.get("/help")
+def help_page() -> str:
+    return render_template("articles/help.html")
 
 
 @bp.get("/articles")
@@ -41,14 +54,11 @@ def index() -> str:
     page = ops.listing(
         s, actor(), type_=type_, category=category, page=int_arg("page", 1), per_page=20,
     )  # fmt: skip
+    categories, types = _facets(s, actor())
     return render_template(
-        "articles/index.html",
-        page=page,
-        category=category,
-        type_=type_,
-        categories=ops.counts_by(s, actor(), Article.category),
-        types=ops.counts_by(s, actor(), Article.type),
-    )
+        "articles/index.html", page=page, category=category, type_=type_,
+        categories=categories, types=types,
+    )  # fmt: skip
 
 
 def _shown_revision(article: Article):  # type: ignore[no-untyped-def]

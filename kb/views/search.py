@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_login import login_required
 
-from kb import db, searchlog
+from kb import accounts, db, searchlog
 from kb.errors import KbError
 from kb.index import searcher, synonyms
 from kb.permissions import policy
@@ -64,6 +64,7 @@ def search():  # type: ignore[no-untyped-def]
         log_id=log_id,
         error=None,
         without=lambda name: {k: v for k, v in active.items() if k != name},
+        org_names=accounts.org_names(db.session()),
     )
 
 
