@@ -21,7 +21,8 @@ run: $(STAMP)  ## initialise the embedded default (sample articles, demo account
 	$(BIN)/kb init --demo
 	$(BIN)/kb serve
 
-test: $(STAMP)  ## run every test
+test: $(STAMP)  ## run every test (installs Chromium for the browser tests when it can)
+	./scripts/ensure-browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)  ## ruff lint and format check
