@@ -145,7 +145,10 @@ class BoundedFilterCollector(FilterCollector):
         self._deadline = 0.0
 
     def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
-        super().prepare(top_searcher, q, context)
+        self.child.prepare(top_searcher, q, context)
+        self._allow = allowed_docs(top_searcher, self.allow)
+        self._restrict = None
+        self.filtered_count = 0
         self._deadline = time.monotonic() + self.timelimit
 
     def collect_matches(self) -> None:
@@ -158,6 +161,20 @@ class BoundedFilterCollector(FilterCollector):
                 raise TimeLimit
             if allow is None or offset + sub_docnum in allow:
                 child.collect(sub_docnum)
+
+
+def allowed_docs(top_searcher: Any, allow: Query) -> Any:
+    """The document set a filter allows, cached on the searcher: the ACL filter of a reader
+    is the same on every query, and walking its postings costs more than most searches.
+    A new searcher (after any index change) starts with an empty cache."""
+    cache = top_searcher.__dict__.setdefault("_kb_allowed", {})
+    key = repr(allow)
+    docs = cache.get(key)
+    if docs is None:
+        if len(cache) > 256:
+            cache.clear()
+        docs = cache[key] = top_searcher._filter_to_comb(allow)
+    return docs
 
 
 # ---- searchers: one per thread, refreshed cheaply, reopened when a rebuild swaps folders ----
