@@ -247,7 +247,7 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
     click.echo(f"kb 已启动：http://{host}:{port}/ （数据目录 {app.config['DATA_DIR']}）")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="kb")
+    waitress_serve(app, host=host, port=port, threads=threads)  # Server: waitress
 
 
 @cli.command("check", help="按知识库标准检查 Markdown 文章（文件或目录）；有错误时退出码为 1")
@@ -270,12 +270,17 @@ def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
     if not files:
         raise click.UsageError("给出的目录中没有 .md 文件")
     with app.app_context():
-        results = batch.check_files(files, batch.database_context())
+        context = batch.database_context()
+        results = batch.check_files(files, context)
     if fmt == "json":
         click.echo(json.dumps(batch.as_json(results), ensure_ascii=False, indent=2))
     else:
         for line in batch.as_text(results):
             click.echo(line)
+        if context.known_slugs is None:
+            click.echo(
+                "（没有找到知识库数据库，站内链接未核对；在服务器上运行可核对链接和重复内容。）"
+            )
     sys.exit(1 if any(report.has_errors for _, report in results) else 0)
 
 

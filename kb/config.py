@@ -7,6 +7,7 @@ service with a clear message instead of surfacing later as a wrong answer.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -81,9 +82,10 @@ def load(config: dict[str, Any], instance_path: str, test_config: dict[str, Any]
         config["DATABASE_URL"] = f"sqlite:///{data_dir / 'kb.sqlite3'}"
     try:
         make_url(str(config["DATABASE_URL"]))
-    except ArgumentError:
+    except (ArgumentError, ValueError):
+        shown = re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", str(config["DATABASE_URL"]))
         raise ConfigError(
-            f"KB_DATABASE_URL 无法解析：{config['DATABASE_URL']!r}"
+            f"KB_DATABASE_URL 无法解析：{shown!r}"
             "（应为 SQLAlchemy 连接串，如 sqlite:///路径 或 postgresql://…）"
         ) from None
 

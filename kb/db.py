@@ -12,13 +12,31 @@ from pathlib import Path
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from kb.config import ConfigError
 from kb.models import Base
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL and a busy timeout so a CLI import and the server coexist."""
+    """Create an engine; SQLite gets WAL and a busy timeout so a CLI import and the server coexist.
+
+    An unknown database kind, a missing driver or an unusable SQLite folder is the operator's
+    configuration problem: it is raised as ``ConfigError`` (exit 2 from the CLI).
+    """
+    try:
+        return _make_engine(url)
+    except (NoSuchModuleError, ImportError, ArgumentError) as exc:
+        raise ConfigError(
+            f"KB_DATABASE_URL 无法使用：{make_url(url).render_as_string(hide_password=True)!r}"
+            f"（不支持的数据库类型或缺少驱动：{exc.__class__.__name__}）"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"无法创建数据库所在的目录：{exc.strerror or exc}") from None
+
+
+def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

@@ -37,7 +37,7 @@ MAX_REPLY = 2000
 
 
 def _dates(value: Any) -> set[date]:
-    """Dates from config: a list of ISO dates or a comma/space separated string; bad ones skipped."""
+    """Dates from config: a list of ISO dates, or one string of them; bad ones skipped."""
     if not value:
         return set()
     items = value if isinstance(value, list | tuple | set) else str(value).replace(",", " ").split()
@@ -80,7 +80,9 @@ def working_days_between(
     return count
 
 
-def due_date(start: date, days: int, holidays: Collection[date] = (), workdays: Collection[date] = ()) -> date:
+def due_date(
+    start: date, days: int, holidays: Collection[date] = (), workdays: Collection[date] = ()
+) -> date:
     """The last day to answer: ``days`` working days after the day the request was opened."""
     day, left = start, days
     while left > 0:
@@ -145,7 +147,9 @@ def _clean_vote(helpful: Any, reason: Any, comment: Any) -> tuple[bool, str | No
 
 def _find_vote(s: Session, article: Article, user: Any, visitor_id: str | None) -> Feedback | None:
     if policy.signed_in(user):
-        return s.scalar(select(Feedback).where(Feedback.article_id == article.id, Feedback.user_id == user.id))
+        return s.scalar(
+            select(Feedback).where(Feedback.article_id == article.id, Feedback.user_id == user.id)
+        )
     return s.scalar(
         select(Feedback).where(Feedback.article_id == article.id, Feedback.visitor_id == visitor_id)
     )
@@ -173,14 +177,19 @@ def vote(
         if article.visibility != "public":
             raise NotFound("文章不存在，或您无权查看。")
         if not visitor_id:
-            raise Invalid("无法识别您的浏览器，请允许 Cookie 后再评价。", fields={"cookie": "缺少访客标识"})
+            raise Invalid(
+                "无法识别您的浏览器，请允许 Cookie 后再评价。", fields={"cookie": "缺少访客标识"}
+            )
     now = utcnow()
     fb = _find_vote(s, article, user, visitor_id)
     if fb is None:
         fb = Feedback(
-            article_id=article.id, user_id=user.id if signed else None,
-            visitor_id=None if signed else visitor_id, helpful=helpful, created_at=now,
-        )  # fmt: skip
+            article_id=article.id,
+            user_id=user.id if signed else None,
+            visitor_id=None if signed else visitor_id,
+            helpful=helpful,
+            created_at=now,
+        )
         s.add(fb)
     else:
         if fb.helpful:
@@ -203,13 +212,26 @@ def vote(
             req.reason, req.comment = reason, comment  # the same reader, restating the problem
         else:
             req = RevisionRequest(
-                article_id=article.id, owner_id=article.owner_id, feedback_id=fb.id,
-                reason=reason, comment=comment, status="open", created_at=now,
-            )  # fmt: skip
+                article_id=article.id,
+                owner_id=article.owner_id,
+                feedback_id=fb.id,
+                reason=reason,
+                comment=comment,
+                status="open",
+                created_at=now,
+            )
             s.add(req)
             s.flush()
             fb.request_id = req.id
-            audit.record(s, user, "request.open", "revision_request", req.id, article=article.slug, reason=reason)
+            audit.record(
+                s,
+                user,
+                "request.open",
+                "revision_request",
+                req.id,
+                article=article.slug,
+                reason=reason,
+            )
     audit.record(s, user, "feedback.vote", "article", article.slug, helpful=helpful, reason=reason)
     s.add(IndexTask(article_id=article.id))
     return fb
@@ -225,7 +247,11 @@ def feedback_status(fb: Feedback) -> str:
 def mine(s: Session, user: Any) -> list[Feedback]:
     if not policy.signed_in(user):
         return []
-    return list(s.scalars(select(Feedback).where(Feedback.user_id == user.id).order_by(Feedback.updated_at.desc())))
+    return list(
+        s.scalars(
+            select(Feedback).where(Feedback.user_id == user.id).order_by(Feedback.updated_at.desc())
+        )
+    )
 
 
 def vote_of(s: Session, user: Any, article: Article, visitor_id: str | None) -> Feedback | None:
@@ -241,7 +267,9 @@ def _may_handle(user: Any, req: RevisionRequest) -> bool:
     """Editors of the owning enterprise and curators answer a request."""
     if policy.is_staff(user):
         return True
-    return policy.signed_in(user) and user.role == Role.EDITOR and user.organisation_id == req.owner_id
+    return (
+        policy.signed_in(user) and user.role == Role.EDITOR and user.organisation_id == req.owner_id
+    )
 
 
 def may_see(user: Any, req: RevisionRequest) -> bool:
@@ -273,7 +301,9 @@ def requests_for(
     elif user.role == Role.EDITOR:
         query = query.where(RevisionRequest.owner_id == user.organisation_id)
     else:
-        query = query.join(Feedback, Feedback.request_id == RevisionRequest.id).where(Feedback.user_id == user.id)
+        query = query.join(Feedback, Feedback.request_id == RevisionRequest.id).where(
+            Feedback.user_id == user.id
+        )
     return list(s.scalars(query.order_by(RevisionRequest.created_at, RevisionRequest.id)))
 
 
@@ -285,7 +315,9 @@ def check_resolvable(s: Session, user: Any, article: Article, request_id: int) -
     """The open request of this article that a revision may answer, or a clear 4xx."""
     req = s.get(RevisionRequest, request_id)
     if req is None or not _may_handle(user, req):
-        raise NotFound(f"修订请求 {request_id} 不存在，或您无权处理。", fields={"resolves": "修订请求不存在"})
+        raise NotFound(
+            f"修订请求 {request_id} 不存在，或您无权处理。", fields={"resolves": "修订请求不存在"}
+        )
     if req.article_id != article.id:
         raise Invalid(
             f"修订请求 {request_id} 针对的是另一篇文章（{req.article.slug}）。",
@@ -310,14 +342,23 @@ def on_revision_published(s: Session, actor: Any, article: Article, revision: An
     req.revision_number = revision.number
     if not req.reply:
         req.reply = f"已根据您的反馈修订文章（第 {revision.number} 版），现已发布。"
-    audit.record(s, actor, "request.close", "revision_request", req.id, article=article.slug,
-                 revision=revision.number)  # fmt: skip
+    audit.record(
+        s,
+        actor,
+        "request.close",
+        "revision_request",
+        req.id,
+        article=article.slug,
+        revision=revision.number,
+    )
 
 
 def decline(s: Session, user: Any, request_id: int, reply: Any) -> RevisionRequest:
     req = get_request(s, user, request_id)
     if not isinstance(reply, str) or not reply.strip():
-        raise Invalid("不修改时必须填写答复，反馈人会看到这条说明。", fields={"reply": "请填写答复"})
+        raise Invalid(
+            "不修改时必须填写答复，反馈人会看到这条说明。", fields={"reply": "请填写答复"}
+        )
     reply = reply.replace("\r\n", "\n").strip()
     if len(reply) > MAX_REPLY:
         raise Invalid(f"答复最多 {MAX_REPLY} 个字", fields={"reply": "答复过长"})
@@ -341,9 +382,15 @@ def reassign(s: Session, user: Any, request_id: int, assignee: Any) -> RevisionR
     if not isinstance(assignee, str) or not assignee.strip():
         raise Invalid("请选择要指派的编辑", fields={"assignee": "请选择编辑"})
     target = s.scalar(select(User).where(User.username == assignee.strip()))
-    if target is None or not target.active or target.role != Role.EDITOR or target.organisation_id != req.owner_id:
+    if (
+        target is None
+        or not target.active
+        or target.role != Role.EDITOR
+        or target.organisation_id != req.owner_id
+    ):
         raise Invalid(
-            f"“{assignee}”不是{req.owner.name}的在职编辑。", fields={"assignee": "只能指派给文章所属企业的编辑"}
+            f"“{assignee}”不是{req.owner.name}的在职编辑。",
+            fields={"assignee": "只能指派给文章所属企业的编辑"},
         )
     req.assignee_id = target.id
     audit.record(s, user, "request.reassign", "revision_request", req.id, assignee=target.username)
@@ -351,7 +398,7 @@ def reassign(s: Session, user: Any, request_id: int, assignee: Any) -> RevisionR
 
 
 def escalate(s: Session, user: Any, request_id: int, note: Any) -> RevisionRequest:
-    """A curator marks a request as escalated (督办); the enterprise sees it at the top of its inbox."""
+    """A curator escalates a request (督办); it goes to the top of the enterprise's inbox."""
     if not policy.is_staff(user):
         raise Forbidden("只有数据局审核员可以督办修订请求。")
     req = get_request(s, user, request_id)
@@ -370,17 +417,24 @@ def escalate(s: Session, user: Any, request_id: int, note: Any) -> RevisionReque
 def editors_of(s: Session, owner_id: int) -> list[User]:
     return list(
         s.scalars(
-            select(User).where(User.organisation_id == owner_id, User.role == Role.EDITOR, User.active.is_(True))
+            select(User)
+            .where(
+                User.organisation_id == owner_id, User.role == Role.EDITOR, User.active.is_(True)
+            )
             .order_by(User.username)
         )
-    )  # fmt: skip
+    )
 
 
 def open_count(s: Session, article: Article) -> int:
-    return s.scalar(
-        select(func.count()).select_from(RevisionRequest)
-        .where(RevisionRequest.article_id == article.id, RevisionRequest.status == "open")
-    ) or 0  # fmt: skip
+    return (
+        s.scalar(
+            select(func.count())
+            .select_from(RevisionRequest)
+            .where(RevisionRequest.article_id == article.id, RevisionRequest.status == "open")
+        )
+        or 0
+    )
 
 
 def request_json(req: RevisionRequest, *, fb: Feedback | None = None) -> dict[str, Any]:

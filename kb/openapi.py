@@ -41,6 +41,7 @@ def spec() -> dict[str, Any]:
         },
         "/articles/{slug}/revisions": {"get": _op("修订历史", params=[slug], auth=True)},
         "/articles/{slug}/diff": {"get": _op("两个修订的差异", params=[slug, "from", "to"], auth=True)},
+        "/openapi.json": {"get": _op("本 API 的 OpenAPI 3.1 描述")},
     }
     for name, summary in (
         ("submit", "提交审核"), ("withdraw", "撤回提交"), ("publish", "发布（审核员）"),

@@ -8,33 +8,55 @@ from typing import Any
 
 def extra_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
+    paths.update(_search_paths())
     paths.update(_loop_paths())
     return paths
+
+
+def _search_paths() -> dict[str, Any]:
+    """Issue 3: search and type-ahead, permission-scoped like the pages."""
+    from kb.openapi import _op
+
+    return {
+        "/search": {
+            "get": _op(
+                "搜索：返回 query、total、page、per_page、results、facets、suggestion",
+                params=["q", "type", "category", "product", "enterprise", "sort", "page", "per_page"],
+            )
+        },
+        "/suggest": {"get": _op("输入提示：{suggestions: [{text, slug}]}", params=["q"])},
+    }
 
 
 def _loop_paths() -> dict[str, Any]:
     """Issue 5: feedback, revision requests, tickets and figures."""
     from kb.openapi import _op
 
-    slug, rid = "{slug}", "{request_id}"
+    slug, rid, JSON = "{slug}", "{request_id}", "application/json"
     return {
         "/articles/{slug}/feedback": {
-            "post": _op("评价文章：{helpful, reason, comment}；没帮助并给出原因时开启修订请求",
-                        params=[slug], body="application/json", ok="201"),
+            "post": _op(
+                "评价文章：{helpful, reason, comment}；没帮助并给出原因时开启修订请求",
+                params=[slug],
+                body="application/json",
+                ok="201",
+            ),
         },
         "/feedback/mine": {"get": _op("我的反馈及处理状态、答复", auth=True)},
         "/requests": {"get": _op("修订请求列表（按权限）", params=["status"], auth=True)},
         "/requests/{request_id}/decline": {
-            "post": _op("不修改，答复反馈人：{reply}", params=[rid], body="application/json", auth=True)
+            "post": _op("不修改，答复反馈人：{reply}", params=[rid], body=JSON, auth=True)
         },
         "/requests/{request_id}/reassign": {
-            "post": _op("指派给企业编辑（审核员）：{assignee}", params=[rid], body="application/json", auth=True)
+            "post": _op("指派给企业编辑（审核员）：{assignee}", params=[rid], body=JSON, auth=True)
         },
         "/requests/{request_id}/escalate": {
-            "post": _op("督办（审核员）：{note}", params=[rid], body="application/json", auth=True)
+            "post": _op("督办（审核员）：{note}", params=[rid], body=JSON, auth=True)
         },
         "/tickets": {
-            "post": _op("服务平台提交闭环工单（新建 201，更新 200）", body="application/json", ok="201", auth=True),
+            "post": _op(
+                "服务平台提交闭环工单（新建 201，更新 200）", body=JSON, ok="201", auth=True
+            ),
             "get": _op("工单记录（本企业编辑、服务平台、审核员）", auth=True),
         },
         "/stats": {"get": _op("闭环统计：关联率、工单转化文章、复用、评价、修订请求", auth=True)},

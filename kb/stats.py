@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 
 from kb import feedback
 from kb.errors import Forbidden
-from kb.models import Article, Feedback, Organisation, RevisionRequest, Ticket, TicketArticle, utcnow
+from kb.models import (
+    Article,
+    Feedback,
+    Organisation,
+    RevisionRequest,
+    Ticket,
+    TicketArticle,
+    utcnow,
+)
 from kb.permissions import policy
 from kb.permissions.roles import OrgKind, Role
 
@@ -37,15 +45,25 @@ def _empty() -> dict[str, Any]:
         "reuse": [],
         "reuse_mean": None,
         "feedback": {"helpful": 0, "not_helpful": 0, "reasons": {r: 0 for r in feedback.REASONS}},
-        "requests": {"open": 0, "overdue": 0, "closed": 0, "declined": 0, "median_days_to_close": None},
+        "requests": {
+            "open": 0,
+            "overdue": 0,
+            "closed": 0,
+            "declined": 0,
+            "median_days_to_close": None,
+        },
     }
 
 
-def _finish(fig: dict[str, Any], reuse: Counter[int], articles: dict[int, Article], durations: list[float]) -> None:
+def _finish(
+    fig: dict[str, Any], reuse: Counter[int], articles: dict[int, Article], durations: list[float]
+) -> None:
     closed = fig["tickets_closed"]
     fig["link_rate"] = round(fig["tickets_linked"] / closed, 4) if closed else None
     ranked = sorted(reuse.items(), key=lambda kv: (-kv[1], articles[kv[0]].slug))
-    fig["reuse"] = [{"slug": articles[a].slug, "title": articles[a].title, "tickets": n} for a, n in ranked[:20]]
+    fig["reuse"] = [
+        {"slug": articles[a].slug, "title": articles[a].title, "tickets": n} for a, n in ranked[:20]
+    ]
     fig["reuse_mean"] = round(sum(reuse.values()) / len(reuse), 2) if reuse else None
     fig["requests"]["median_days_to_close"] = round(median(durations), 2) if durations else None
 
@@ -58,7 +76,13 @@ def figures(s: Session, user: Any) -> dict[str, Any]:
         scope = user.organisation_id
     else:
         raise Forbidden("只有数据局审核员和企业编辑可以查看统计。")
-    orgs = list(s.scalars(select(Organisation).where(Organisation.kind == OrgKind.ENTERPRISE).order_by(Organisation.code)))
+    orgs = list(
+        s.scalars(
+            select(Organisation)
+            .where(Organisation.kind == OrgKind.ENTERPRISE)
+            .order_by(Organisation.code)
+        )
+    )
     if scope is not None:
         orgs = [o for o in orgs if o.id == scope]
     per: dict[int | None, dict[str, Any]] = {o.id: _empty() for o in orgs}
@@ -74,7 +98,9 @@ def figures(s: Session, user: Any) -> dict[str, Any]:
 
     articles = {a.id: a for a in s.scalars(select(Article))}
     cited: dict[int, set[int]] = defaultdict(set)
-    for ticket_id, article_id in s.execute(select(TicketArticle.ticket_id, TicketArticle.article_id)):
+    for ticket_id, article_id in s.execute(
+        select(TicketArticle.ticket_id, TicketArticle.article_id)
+    ):
         cited[ticket_id].add(article_id)
     for t in s.scalars(select(Ticket)):
         produced = t.draft_article_id if t.draft_article_id in articles else None
@@ -94,7 +120,9 @@ def figures(s: Session, user: Any) -> dict[str, Any]:
             if owner in per:
                 reuse[owner][article_id] += 1
     for helpful, reason, owner in s.execute(
-        select(Feedback.helpful, Feedback.reason, Article.owner_id).join(Article, Article.id == Feedback.article_id)
+        select(Feedback.helpful, Feedback.reason, Article.owner_id).join(
+            Article, Article.id == Feedback.article_id
+        )
     ):
         for fig in targets(owner):
             fig["feedback"]["helpful" if helpful else "not_helpful"] += 1

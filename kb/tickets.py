@@ -31,10 +31,26 @@ from kb.web import CHINA
 CHANNELS = ("电话", "在线", "邮件")
 HANDLINGS = ("线上", "线下")
 SATISFACTION = ("非常满意", "满意", "一般", "不满意", "非常不满意")
-REQUIRED = ("ticket_no", "customer_org", "channel", "reported_at", "created_at", "handling", "product",
-            "solution", "closed_at")  # fmt: skip
-TIMES = ("reported_at", "accepted_at", "created_at", "onsite_responded_at", "onsite_arrived_at",
-         "onsite_completed_at", "closed_at")  # fmt: skip
+REQUIRED = (
+    "ticket_no",
+    "customer_org",
+    "channel",
+    "reported_at",
+    "created_at",
+    "handling",
+    "product",
+    "solution",
+    "closed_at",
+)
+TIMES = (
+    "reported_at",
+    "accepted_at",
+    "created_at",
+    "onsite_responded_at",
+    "onsite_arrived_at",
+    "onsite_completed_at",
+    "closed_at",
+)
 TEXTS = {  # field: (label, max characters)
     "ticket_no": ("工单编号", 64),
     "customer_org": ("建设单位名称", 200),
@@ -46,8 +62,12 @@ TEXTS = {  # field: (label, max characters)
     "category": ("文章分类", 50),
     "enterprise": ("企业代码", 64),
 }
-FIELDS = set(REQUIRED) | set(TIMES) | set(TEXTS) | {"channel", "handling", "solution", "user_reviewed",
-                                                      "satisfaction", "articles"}  # fmt: skip
+FIELDS = (
+    set(REQUIRED)
+    | set(TIMES)
+    | set(TEXTS)
+    | {"channel", "handling", "solution", "user_reviewed", "satisfaction", "articles"}
+)
 MAX_SOLUTION_BYTES = 50 * 1024
 MAX_ARTICLES = 20
 CLOCK_SKEW = timedelta(minutes=10)
@@ -77,7 +97,9 @@ def platform_user(s: Session, actor: Any, code: str) -> User:
     if org is None:
         raise NotFound(f"企业代码“{code}”不存在", fields={"platform": "企业不存在"})
     if org.kind != OrgKind.ENTERPRISE:
-        raise Invalid(f"“{code}”不是入围企业，不能绑定服务平台令牌", fields={"platform": "只能是入围企业"})
+        raise Invalid(
+            f"“{code}”不是入围企业，不能绑定服务平台令牌", fields={"platform": "只能是入围企业"}
+        )
     link = s.scalar(select(PlatformAccount).where(PlatformAccount.organisation_id == org.id))
     if link is not None:
         user = s.get(User, link.user_id)
@@ -88,10 +110,19 @@ def platform_user(s: Session, actor: Any, code: str) -> User:
     if user is None:
         import secrets
 
-        user = accounts.create_user(s, actor, username, secrets.token_urlsafe(24), Role.READER, org.code,
-                                    f"{org.name} 服务保障平台")  # fmt: skip
+        user = accounts.create_user(
+            s,
+            actor,
+            username,
+            secrets.token_urlsafe(24),
+            Role.READER,
+            org.code,
+            f"{org.name} 服务保障平台",
+        )
     elif user.organisation_id != org.id or user.role != Role.READER:
-        raise Invalid(f"用户名“{username}”已被其他账号使用", fields={"platform": "平台账号名被占用"})
+        raise Invalid(
+            f"用户名“{username}”已被其他账号使用", fields={"platform": "平台账号名被占用"}
+        )
     s.add(PlatformAccount(user_id=user.id, organisation_id=org.id))
     s.flush()
     audit.record(s, actor, "platform.account", "user", username, enterprise=org.code)
@@ -159,13 +190,18 @@ def validate(data: Any, now: datetime | None = None) -> TicketData:
         else:
             values[key] = value
     if "ticket_no" in values and not _TICKET_NO.match(values["ticket_no"]):
-        errors["ticket_no"] = "工单编号只能由字母、数字和 - _ . : / # 组成，以字母或数字开头，最长 64 个字符"
+        errors["ticket_no"] = (
+            "工单编号只能由字母、数字和 - _ . : / # 组成，以字母或数字开头，最长 64 个字符"
+        )
     if values.get("category") and values["category"] not in CATEGORIES:
         errors["category"] = "文章分类应为：" + "、".join(CATEGORIES)
     if values.get("contact_phone") and not _PHONE.match(values["contact_phone"]):
         errors["contact_phone"] = "联系电话只能含数字、+、-、括号和空格"
-    for key, allowed, label in (("channel", CHANNELS, "问题反馈渠道"), ("handling", HANDLINGS, "处理方式"),
-                                ("satisfaction", SATISFACTION, "客户满意度")):  # fmt: skip
+    for key, allowed, label in (
+        ("channel", CHANNELS, "问题反馈渠道"),
+        ("handling", HANDLINGS, "处理方式"),
+        ("satisfaction", SATISFACTION, "客户满意度"),
+    ):
         value = data.get(key)
         if key in errors or value is None:
             continue
@@ -208,7 +244,12 @@ def validate(data: Any, now: datetime | None = None) -> TicketData:
         ("onsite_completed_at", "closed_at", "问题闭环时间不能早于现场完成时间"),
     )
     for earlier, later, message in order:
-        if earlier in times and later in times and times[later] < times[earlier] and later not in errors:
+        if (
+            earlier in times
+            and later in times
+            and times[later] < times[earlier]
+            and later not in errors
+        ):
             errors[later] = message
     if "closed_at" in times and times["closed_at"] > now + CLOCK_SKEW and "closed_at" not in errors:
         errors["closed_at"] = "问题闭环时间在将来：只能提交已闭环的工单"
@@ -228,7 +269,9 @@ def validate(data: Any, now: datetime | None = None) -> TicketData:
     if errors:
         missing = [k for k, v in errors.items() if v == "必填"]
         head = ("缺少必填字段：" + "、".join(missing) + "。") if missing else ""
-        raise Invalid(head + f"工单有 {len(errors)} 处问题，见 fields。", fields=errors, status=status)
+        raise Invalid(
+            head + f"工单有 {len(errors)} 处问题，见 fields。", fields=errors, status=status
+        )
     return TicketData(values, slugs)
 
 
@@ -239,15 +282,20 @@ _PLACEHOLDERS = {
     "KB-PRIV-002": "【联系电话】",
     "KB-PRIV-003": "【身份证号】",
     "KB-PRIV-004": "【电子邮箱】",
+    "KB-PRIV-005": "192.0.2.10",
+    "KB-PRIV-006": "【密码】",
+    "KB-PRIV-007": "【访问令牌】",
+    "KB-PRIV-008": "【激活码】",
 }
+# the datum starting at a finding's column: an ASCII run (full-width brackets of an area code
+# allowed), with space- or hyphen-separated digit groups of a phone number
 _TOKEN = re.compile(r"[!-~（）]+(?:[ \-][0-9][!-~（）]*)*")
 
 
 def _placeholder(finding: Any) -> str:
-    if finding.rule in _PLACEHOLDERS:
-        return _PLACEHOLDERS[finding.rule]
-    fix = finding.fix or ""
-    return fix if fix and "*" not in fix and "\n" not in fix else "【个人信息已删除】"
+    """Our own placeholder per rule: a finding's fix may be a masked value (still partly
+    personal) or a whole corrected line, so it is not pasted in."""
+    return _PLACEHOLDERS.get(finding.rule, "【个人信息已删除】")
 
 
 def scrub(text: str, literal: dict[str, str] | None = None) -> tuple[str, int]:
@@ -306,13 +354,18 @@ def _cited_articles(s: Session, user: Any, slugs: list[str]) -> list[Article]:
     refused: list[str] = []
     for slug in slugs:
         article = s.scalar(select(Article).where(Article.slug == slug))
-        if article is None or article.status != "published" or not policy.can(user, Action.READ, article):
+        if (
+            article is None
+            or article.status != "published"
+            or not policy.can(user, Action.READ, article)
+        ):
             refused.append(slug)
         else:
             found.append(article)
     if refused:
         raise Invalid(
-            "以下文章不存在、未发布，或本企业无权查看，不能作为解决工单的文章引用：" + "、".join(refused),
+            "以下文章不存在、未发布，或本企业无权查看，不能作为解决工单的文章引用："
+            + "、".join(refused),
             fields={"articles": "不存在或无权查看：" + "、".join(refused)},
         )
     return found
@@ -322,7 +375,10 @@ def _slug_for(s: Session, org: Organisation, ticket_no: str) -> str:
     tail = re.sub(r"[^a-z0-9]+", "-", ticket_no.lower()).strip("-") or "x"
     base = f"ticket-{org.code}-{tail}"[:76].strip("-")
     slug, n = base, 1
-    while not SLUG_RE.match(slug) or s.scalar(select(Article.id).where(Article.slug == slug)) is not None:
+    while (
+        not SLUG_RE.match(slug)
+        or s.scalar(select(Article.id).where(Article.slug == slug)) is not None
+    ):
         n += 1
         slug = f"{base}-{n}"
     return slug
@@ -347,7 +403,11 @@ def _first_sentence(text: str, limit: int = 40) -> str:
 
 def draft_for(ticket: Ticket, wanted_category: str | None = None) -> tuple[ArticleDraft, int]:
     """The 故障处理 draft a ticket's solution becomes, with personal data removed."""
-    literal = {ticket.contact_name: "【联系人】", ticket.contact_phone: "【联系电话】", ticket.customer_org: "【用户单位】"}
+    literal = {
+        ticket.contact_name: "【联系人】",
+        ticket.contact_phone: "【联系电话】",
+        ticket.customer_org: "【用户单位】",
+    }
     product, n1 = scrub(ticket.product, literal)
     symptom, n2 = scrub(ticket.symptom or "", literal)
     solution, n3 = scrub(ticket.solution, literal)
@@ -359,8 +419,8 @@ def draft_for(ticket: Ticket, wanted_category: str | None = None) -> tuple[Artic
         + (symptom or "（工单未记录问题现象，请根据处理过程补充读者能看到的现象。）")
         + "\n\n## 原因\n\n（请根据工单处理过程补充原因分析。）\n\n## 解决步骤\n\n"
         + solution
-        + f"\n\n## 来源\n\n本文根据{month}闭环的服务工单（{ticket.channel}受理，{ticket.handling}处理）整理，"
-        "已删除其中的个人信息。\n"
+        + f"\n\n## 来源\n\n本文根据{month}闭环的服务工单"
+        f"（{ticket.channel}受理，{ticket.handling}处理）整理，已删除其中的个人信息。\n"
     )
     draft = ArticleDraft(
         title=title[:200],
@@ -370,8 +430,11 @@ def draft_for(ticket: Ticket, wanted_category: str | None = None) -> tuple[Artic
         body=body,
         products=[product[:100]],
         tags=["服务工单"],
-        summary=(f"{product}出现“{headline}”时的处理方法（根据服务工单整理）。" if symptom
-                 else f"{product} 故障的处理方法（根据服务工单整理）。")[:500],  # fmt: skip
+        summary=(
+            f"{product}出现“{headline}”时的处理方法（根据服务工单整理）。"
+            if symptom
+            else f"{product} 故障的处理方法（根据服务工单整理）。"
+        )[:500],
     )
     return draft, n1 + n2 + n3
 
@@ -380,7 +443,9 @@ def upsert(s: Session, user: Any, data: Any) -> Outcome:
     """Store a posted ticket for the caller's enterprise (create or update); nothing on error."""
     org = platform_org(s, user)
     if org is None:
-        raise Forbidden("只有服务保障平台的令牌可以提交工单（kb token create --platform 企业代码）。")
+        raise Forbidden(
+            "只有服务保障平台的令牌可以提交工单（kb token create --platform 企业代码）。"
+        )
     parsed = validate(data)
     values = parsed.values
     claimed = values.pop("enterprise", None)
@@ -391,16 +456,32 @@ def upsert(s: Session, user: Any, data: Any) -> Outcome:
         )
     cited = _cited_articles(s, user, parsed.articles)
     wanted_category = values.pop("category", None)
-    ticket = s.scalar(select(Ticket).where(Ticket.enterprise_id == org.id, Ticket.ticket_no == values["ticket_no"]))
+    ticket = s.scalar(
+        select(Ticket).where(
+            Ticket.enterprise_id == org.id, Ticket.ticket_no == values["ticket_no"]
+        )
+    )
     created = ticket is None
     now = utcnow()
     if ticket is None:
         ticket = Ticket(enterprise_id=org.id, ticket_no=values["ticket_no"], received_at=now)
         ticket.enterprise = org
         s.add(ticket)
-    for key in ("customer_org", "channel", "reported_at", "accepted_at", "handling", "onsite_responded_at",
-                "onsite_arrived_at", "onsite_completed_at", "product", "solution", "closed_at", "user_reviewed",
-                "satisfaction"):  # fmt: skip
+    for key in (
+        "customer_org",
+        "channel",
+        "reported_at",
+        "accepted_at",
+        "handling",
+        "onsite_responded_at",
+        "onsite_arrived_at",
+        "onsite_completed_at",
+        "product",
+        "solution",
+        "closed_at",
+        "user_reviewed",
+        "satisfaction",
+    ):
         setattr(ticket, key, values.get(key))
     ticket.opened_at = values["created_at"]
     for key in ("contact_name", "contact_phone", "symptom", "follow_up"):
@@ -408,7 +489,10 @@ def upsert(s: Session, user: Any, data: Any) -> Outcome:
     ticket.updated_at = now
     s.flush()
     # cited links: the posted list replaces the previous one
-    old = {link.article_id: link for link in s.scalars(select(TicketArticle).where(TicketArticle.ticket_id == ticket.id))}
+    old = {
+        link.article_id: link
+        for link in s.scalars(select(TicketArticle).where(TicketArticle.ticket_id == ticket.id))
+    }
     wanted = {a.id for a in cited}
     for article_id, link in old.items():
         if article_id not in wanted:
@@ -423,11 +507,31 @@ def upsert(s: Session, user: Any, data: Any) -> Outcome:
 
         draft, removed = draft_for(ticket, wanted_category)
         draft.slug = _slug_for(s, org, ticket.ticket_no)
-        article = ops.create(s, SYSTEM, draft, owner=org, message=f"由服务工单 {ticket.ticket_no} 生成（{user.username}）")
+        article = ops.create(
+            s,
+            SYSTEM,
+            draft,
+            owner=org,
+            message=f"由服务工单 {ticket.ticket_no} 生成（{user.username}）",
+        )
         ticket.draft_article_id = article.id
-        audit.record(s, user, "ticket.draft", "article", article.slug, ticket=ticket.ticket_no, removed=removed)
-    audit.record(s, user, "ticket.create" if created else "ticket.update", "ticket",
-                 f"{org.code}/{ticket.ticket_no}", cited=[a.slug for a in cited])  # fmt: skip
+        audit.record(
+            s,
+            user,
+            "ticket.draft",
+            "article",
+            article.slug,
+            ticket=ticket.ticket_no,
+            removed=removed,
+        )
+    audit.record(
+        s,
+        user,
+        "ticket.create" if created else "ticket.update",
+        "ticket",
+        f"{org.code}/{ticket.ticket_no}",
+        cited=[a.slug for a in cited],
+    )
     s.flush()
     return Outcome(ticket, created, linked_slugs(s, ticket), draft_slug(s, ticket))
 
@@ -436,13 +540,19 @@ def linked_slugs(s: Session, ticket: Ticket) -> list[str]:
     """Articles the ticket links to: those it cites, and its own draft once published."""
     slugs = list(
         s.scalars(
-            select(Article.slug).join(TicketArticle, TicketArticle.article_id == Article.id)
-            .where(TicketArticle.ticket_id == ticket.id).order_by(Article.slug)
+            select(Article.slug)
+            .join(TicketArticle, TicketArticle.article_id == Article.id)
+            .where(TicketArticle.ticket_id == ticket.id)
+            .order_by(Article.slug)
         )
-    )  # fmt: skip
+    )
     if ticket.draft_article_id is not None:
         article = s.get(Article, ticket.draft_article_id)
-        if article is not None and article.published_revision_id is not None and article.slug not in slugs:
+        if (
+            article is not None
+            and article.published_revision_id is not None
+            and article.slug not in slugs
+        ):
             slugs.append(article.slug)
     return slugs
 
@@ -470,7 +580,11 @@ def tickets_for(s: Session, article: Article) -> list[Ticket]:
     tickets = list(s.scalars(query))
     if article.published_revision_id is not None:
         seen = {t.id for t in tickets}
-        tickets += [t for t in s.scalars(select(Ticket).where(Ticket.draft_article_id == article.id)) if t.id not in seen]
+        tickets += [
+            t
+            for t in s.scalars(select(Ticket).where(Ticket.draft_article_id == article.id))
+            if t.id not in seen
+        ]
     return tickets
 
 
@@ -487,7 +601,7 @@ def source_ticket(s: Session, article: Article) -> Ticket | None:
 
 
 def may_see_tickets(user: Any, org_id: int) -> bool:
-    """Ticket records (contact data included): the enterprise's editors and platform, and curators."""
+    """Ticket records (with contacts): the enterprise's editors and platform, and curators."""
     if policy.is_staff(user):
         return True
     return policy.signed_in(user) and user.organisation_id == org_id and user.role == Role.EDITOR

@@ -38,6 +38,25 @@ USERS = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """scrypt costs ~0.1-0.2 s a hash by design and every ``app`` creates six users: in tests
+    hash with a cheap pbkdf2 instead (same werkzeug format, checked by the same code).
+    The real server test (test_server.py) runs in a subprocess and keeps scrypt."""
+    from werkzeug.security import generate_password_hash
+
+    import kb.accounts
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(
+        kb.accounts,
+        "generate_password_hash",
+        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"),
+    )
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def app_config(tmp_path: Path) -> dict[str, Any]:
     return {

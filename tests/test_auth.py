@@ -29,8 +29,9 @@ NEW_ARTICLE = {
 def events(app, action: str) -> list[AuditEvent]:
     with app.app_context():
         return list(
-            db.session().scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                 .order_by(AuditEvent.id))  # fmt: skip
+            db.session().scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            )
         )
 
 
@@ -58,8 +59,9 @@ def test_failed_sign_in_is_audited_without_the_password(app, client):
     client.post("/login", data={"username": "nobody", "password": "wrong-password-2"})
     failed = events(app, "auth.login_failed")
     assert [(e.object_id, e.detail["reason"]) for e in failed] == [
-        ("editor", "bad_credentials"), ("nobody", "bad_credentials"),
-    ]  # fmt: skip
+        ("editor", "bad_credentials"),
+        ("nobody", "bad_credentials"),
+    ]
     assert all("wrong-password" not in str(e.detail) for e in failed)
     assert events(app, "auth.login") == []
 
@@ -85,8 +87,11 @@ def test_failure_is_identical_for_unknown_user_wrong_password_and_inactive_user(
 
     monkeypatch.setattr(accounts, "check_password_hash", counting)
     answers = {}
-    for username, password in (("editor", "not-the-password"), ("ghost-user", "whatever-pass"),
-                               ("editor2", PASSWORD)):  # fmt: skip
+    for username, password in (
+        ("editor", "not-the-password"),
+        ("ghost-user", "whatever-pass"),
+        ("editor2", PASSWORD),
+    ):
         before = len(calls)
         response = client.post("/login", data={"username": username, "password": password})
         assert len(calls) == before + 1, f"{username}: one hash check, whether or not it exists"
@@ -108,8 +113,9 @@ def test_deactivated_user_session_ends(app, login_as):
 
 
 def test_remember_cookie_lasts_at_most_14_days_and_is_httponly_samesite(client):
-    response = client.post("/login", data={"username": "reader", "password": PASSWORD,
-                                           "remember": "1"})  # fmt: skip
+    response = client.post(
+        "/login", data={"username": "reader", "password": PASSWORD, "remember": "1"}
+    )
     cookies = set_cookies(response)
     remember = cookies["remember_token"]
     expires = parsedate_to_datetime(re.search(r"Expires=([^;]+)", remember).group(1))
@@ -137,8 +143,11 @@ def test_cookies_become_secure_with_kb_secure_cookies(app_config, monkeypatch):
         accounts.create_user(s, accounts.SYSTEM, "reader", PASSWORD, "reader", "demo-unit")
         s.commit()
     client = secure_app.test_client()
-    response = client.post("/login", data={"username": "reader", "password": PASSWORD,
-                                           "remember": "1"}, base_url="https://localhost")  # fmt: skip
+    response = client.post(
+        "/login",
+        data={"username": "reader", "password": PASSWORD, "remember": "1"},
+        base_url="https://localhost",
+    )
     cookies = set_cookies(response)
     assert "Secure" in cookies["remember_token"] and "Secure" in cookies["session"]
     assert "HttpOnly" in cookies["remember_token"]
@@ -183,8 +192,9 @@ def test_sign_in_never_redirects_off_site(client, target):
     form = client.get("/login", query_string={"next": target}).get_data(as_text=True)
     hidden = re.search(r'name="next" value="([^"]*)"', form).group(1)
     assert hidden == (target if target == "/%2F%2Fevil.example" else "/")
-    response = client.post("/login", data={"username": "reader", "password": PASSWORD,
-                                           "next": target})  # fmt: skip
+    response = client.post(
+        "/login", data={"username": "reader", "password": PASSWORD, "next": target}
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     if target == "/%2F%2Fevil.example":  # a path on this site, harmless
@@ -196,8 +206,9 @@ def test_sign_in_never_redirects_off_site(client, target):
 def test_sign_in_returns_to_a_page_on_this_site(client, make_article):
     slug = make_article(slug="printer-offline", visibility="registered")
     assert client.get(f"/articles/{slug}").status_code == 404
-    response = client.post("/login", data={"username": "reader", "password": PASSWORD,
-                                           "next": f"/articles/{slug}?x=1"})  # fmt: skip
+    response = client.post(
+        "/login", data={"username": "reader", "password": PASSWORD, "next": f"/articles/{slug}?x=1"}
+    )
     assert response.headers["Location"] == f"/articles/{slug}?x=1"
     assert client.get(response.headers["Location"]).status_code == 200
 
@@ -222,8 +233,9 @@ class TestCsrf:
 
     def sign_in(self, client, username: str = "editor") -> str:
         token = self.token(client)
-        response = client.post("/login", data={"username": username, "password": PASSWORD,
-                                               "csrf_token": token})  # fmt: skip
+        response = client.post(
+            "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+        )
         assert response.status_code == 302
         return self.token(client, "/")  # the meta tag the page scripts use
 
@@ -244,8 +256,9 @@ class TestCsrf:
     def test_form_post_with_token_works(self, app, client):
         self.sign_in(client)
         token = self.token(client, "/editor/new")
-        response = client.post("/editor/new",
-                               data={**NEW_ARTICLE, "slug": "with-token", "csrf_token": token})  # fmt: skip
+        response = client.post(
+            "/editor/new", data={**NEW_ARTICLE, "slug": "with-token", "csrf_token": token}
+        )
         assert response.status_code == 302
         assert get_article(app, "with-token").status == "draft"
 
@@ -256,8 +269,11 @@ class TestCsrf:
         assert refused.get_json()["error"]["code"] == "csrf"
         assert CHINESE.search(refused.get_json()["error"]["message"])
         assert get_article(app, "api-no-token") is None
-        accepted = client.post("/api/v1/articles", json={**NEW_ARTICLE, "slug": "api-token"},
-                               headers={"X-CSRFToken": token})  # fmt: skip
+        accepted = client.post(
+            "/api/v1/articles",
+            json={**NEW_ARTICLE, "slug": "api-token"},
+            headers={"X-CSRFToken": token},
+        )
         assert accepted.status_code == 201
         # reads need no token
         assert client.get("/api/v1/articles/api-token").status_code == 200
@@ -265,15 +281,21 @@ class TestCsrf:
     def test_bearer_token_write_needs_no_csrf_header(self, app, client, runner):
         result = runner.invoke(cli, ["token", "create", "editor"])
         token = result.output.strip().splitlines()[-1]
-        response = client.post("/api/v1/articles", json={**NEW_ARTICLE, "slug": "by-token"},
-                               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        response = client.post(
+            "/api/v1/articles",
+            json={**NEW_ARTICLE, "slug": "by-token"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert response.status_code == 201, response.get_data(as_text=True)
         assert response.get_json()["enterprise"] == "demo"
 
     def test_session_does_not_rescue_an_invalid_bearer_token(self, app, client):
         self.sign_in(client)
-        response = client.post("/api/v1/articles", json={**NEW_ARTICLE, "slug": "forged"},
-                               headers={"Authorization": "Bearer kb_forged"})  # fmt: skip
+        response = client.post(
+            "/api/v1/articles",
+            json={**NEW_ARTICLE, "slug": "forged"},
+            headers={"Authorization": "Bearer kb_forged"},
+        )
         assert response.status_code == 401
         assert get_article(app, "forged") is None
 
@@ -292,8 +314,9 @@ def test_token_create_prints_the_token_alone_on_its_last_line(app, runner, make_
     headers = {"Authorization": f"Bearer {last}"}
     assert client.get(f"/api/v1/articles/{slug}").status_code == 404
     assert client.get(f"/api/v1/articles/{slug}", headers=headers).status_code == 200
-    created = client.post("/api/v1/articles", json={**NEW_ARTICLE, "slug": "via-token"},
-                          headers=headers)  # fmt: skip
+    created = client.post(
+        "/api/v1/articles", json={**NEW_ARTICLE, "slug": "via-token"}, headers=headers
+    )
     assert created.status_code == 201
     assert [e.object_id for e in events(app, "token.create")] == ["editor"]
     # a second token is a different one
@@ -308,10 +331,13 @@ def test_token_for_unknown_user_is_a_chinese_error(runner, app):
     assert "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("header", ["Bearer kb_not-a-real-token", "Bearer ", "bearer x" * 100,
-                                    "Bearer \u4e2d\u6587"])  # fmt: skip
+@pytest.mark.parametrize(
+    "header", ["Bearer kb_not-a-real-token", "Bearer ", "bearer x" * 100, "Bearer \u4e2d\u6587"]
+)
 def test_invalid_bearer_token_gets_401_json(client, header):
-    response = client.get("/api/v1/articles", headers={"Authorization": header.encode().decode("latin-1")})
+    response = client.get(
+        "/api/v1/articles", headers={"Authorization": header.encode().decode("latin-1")}
+    )
     assert response.status_code == 401
     error = response.get_json()["error"]
     assert error["code"] == "unauthorized" and CHINESE.search(error["message"])

@@ -22,7 +22,10 @@ from kb.models import Article, Organisation, Revision
 from tests.conftest import GOOD_BODY, ORGS, PASSWORD, USERS, draft, login
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-HEAD = "---\ntitle: 麒麟系统连接投影仪\ntype: 操作指南\ncategory: 外部设备\nvisibility: public\n{extra}---\n\n"
+HEAD = (
+    "---\ntitle: 麒麟系统连接投影仪\ntype: 操作指南\ncategory: 外部设备\nvisibility: public\n"
+    "{extra}---\n\n"
+)
 GOOD_JSON = {
     "title": "麒麟系统连接投影仪",
     "type": "操作指南",
@@ -37,13 +40,23 @@ def state(app) -> tuple:
     with app.app_context():
         s = db.session()
         articles = list(
-            s.execute(select(Article.slug, Article.status, Article.pending, Article.title,
-                             Article.working_revision_id, Article.published_revision_id)
-                      .order_by(Article.id))  # fmt: skip
+            s.execute(
+                select(
+                    Article.slug,
+                    Article.status,
+                    Article.pending,
+                    Article.title,
+                    Article.working_revision_id,
+                    Article.published_revision_id,
+                ).order_by(Article.id)
+            )
         )
         revisions = list(
-            s.execute(select(Revision.article_id, Revision.number, Revision.state, Revision.source)
-                      .order_by(Revision.id))  # fmt: skip
+            s.execute(
+                select(
+                    Revision.article_id, Revision.number, Revision.state, Revision.source
+                ).order_by(Revision.id)
+            )
         )
         return [tuple(a) for a in articles], [tuple(r) for r in revisions]
 
@@ -146,8 +159,9 @@ RAW_JSON_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "raw", "status", "field"), RAW_JSON_CASES,
-                         ids=[c[0] for c in RAW_JSON_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "raw", "status", "field"), RAW_JSON_CASES, ids=[c[0] for c in RAW_JSON_CASES]
+)
 def test_bad_json_is_refused_and_changes_nothing(app, editor, existing, name, raw, status, field):
     before = state(app)
     for method, path in (("post", "/api/v1/articles"), ("put", f"/api/v1/articles/{existing}")):
@@ -162,7 +176,9 @@ def test_json_depth_limit_is_a_small_number_and_normal_nesting_passes(app, edito
     ok = editor.post("/api/v1/articles", json=dict(GOOD_JSON, slug="shallow", tags=["投影仪"]))
     assert ok.status_code == 201
     deep = b'{"title": ' + b"[" * limit + b"]" * limit + b"}"
-    assert_error(editor.post("/api/v1/articles", data=deep, content_type="application/json"), 400, "body")
+    assert_error(
+        editor.post("/api/v1/articles", data=deep, content_type="application/json"), 400, "body"
+    )
 
 
 def test_body_over_one_megabyte_is_413_json(app, editor, existing):
@@ -202,10 +218,13 @@ def test_markdown_over_200_kb_is_refused_naming_the_field(app, editor, existing)
     assert len(LONG_BODY.encode()) < 1024 * 1024
     cases = [
         ("post", "/api/v1/articles", {"json": dict(GOOD_JSON, markdown=LONG_BODY)}),
-        ("post", "/api/v1/articles",
-         {"data": (HEAD.format(extra="") + LONG_BODY).encode(), "content_type": "text/markdown"}),
+        (
+            "post",
+            "/api/v1/articles",
+            {"data": (HEAD.format(extra="") + LONG_BODY).encode(), "content_type": "text/markdown"},
+        ),
         ("put", f"/api/v1/articles/{existing}", {"json": dict(GOOD_JSON, markdown=LONG_BODY)}),
-    ]  # fmt: skip
+    ]
     for method, path, kwargs in cases:
         response = getattr(editor, method)(path, **kwargs)
         error = assert_error(response, (413, 422), "markdown")
@@ -219,8 +238,11 @@ SOURCE_CASES = [
     ("unterminated", "---\ntitle: 标题\ntype: 常见问题\n\n正文。\n", "front_matter"),
     ("bad-yaml", HEAD.format(extra="tags: [a, b\n"), "front_matter"),
     ("not-a-mapping", "---\n- a\n- b\n---\n\n正文。\n", "front_matter"),
-    ("python-tag", HEAD.format(extra="summary: !!python/object/apply:os.system [ls]\n"),
-     "front_matter"),
+    (
+        "python-tag",
+        HEAD.format(extra="summary: !!python/object/apply:os.system [ls]\n"),
+        "front_matter",
+    ),
     ("impossible-date", HEAD.format(extra="review_by: 2024-13-45\n"), "front_matter"),
     ("feb-30", HEAD.format(extra="review_by: 2024-02-30\n"), "front_matter"),
     ("bad-date-text", HEAD.format(extra="review_by: 明年\n"), "review_by"),
@@ -228,8 +250,11 @@ SOURCE_CASES = [
     ("null-key", HEAD.format(extra="~: a\nbar: b\n"), "front_matter"),
     ("unknown-field", HEAD.format(extra="author: 张三\n"), "front_matter"),
     ("huge-number", HEAD.format(extra="summary: " + "9" * 5000 + "\n"), "front_matter"),
-    ("yaml-surrogate-title", HEAD.replace("麒麟系统连接投影仪", '"\\ud800"').format(extra=""),
-     "title"),
+    (
+        "yaml-surrogate-title",
+        HEAD.replace("麒麟系统连接投影仪", '"\\ud800"').format(extra=""),
+        "title",
+    ),
     ("yaml-surrogate-tag", HEAD.format(extra='tags: ["\\udc80"]\n'), "tags"),
     ("yaml-nul", HEAD.format(extra='summary: "a\\0b"\n'), "summary"),
     ("unknown-type", HEAD.replace("操作指南", "小技巧").format(extra=""), "type"),
@@ -242,8 +267,9 @@ SOURCE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "source", "field"), SOURCE_CASES,
-                         ids=[c[0] for c in SOURCE_CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "source", "field"), SOURCE_CASES, ids=[c[0] for c in SOURCE_CASES]
+)
 def test_bad_article_source_is_refused_naming_the_field(app, editor, existing, name, source, field):
     before = state(app)
     text = source + GOOD_BODY
@@ -319,15 +345,23 @@ def test_transition_the_role_may_not_make_is_refused_and_changes_nothing(app, ex
     assert_error(editor.post(f"/api/v1/articles/{existing}/withdraw"), 409, None)
     curator = site["clients"]["curator"]
     assert_error(curator.post(f"/api/v1/articles/{existing}/publish"), 409, None)
-    assert_error(curator.post(f"/api/v1/articles/{existing}/return", json={"reason": 5}), 422,
-                 "reason")  # fmt: skip
+    assert_error(
+        curator.post(f"/api/v1/articles/{existing}/return", json={"reason": 5}), 422, "reason"
+    )
     assert state(app) == before
 
 
 @pytest.mark.parametrize(
     "query",
-    ["status=zzz", "page=0", "page=abc", "page=99999999999999999999", "per_page=1000",
-     "type=%FF", "category=%ED%A0%80"],  # fmt: skip
+    [
+        "status=zzz",
+        "page=0",
+        "page=abc",
+        "page=99999999999999999999",
+        "per_page=1000",
+        "type=%FF",
+        "category=%ED%A0%80",
+    ],
 )
 def test_bad_listing_parameters_never_500(client, query):
     response = client.get(f"/api/v1/articles?{query}")
@@ -339,9 +373,15 @@ def test_bad_listing_parameters_never_500(client, query):
 
 @pytest.mark.parametrize(
     "path",
-    ["/articles/%ED%A0%80", "/articles/%FF%FE", "/api/v1/articles/..%2F..%2Fetc",
-     "/api/v1/articles/x/diff?from=a&to=1", "/articles?type=%ED%A0%80", "/articles?page=-1",
-     "/api/v1/articles/" + "a" * 5000],  # fmt: skip
+    [
+        "/articles/%ED%A0%80",
+        "/articles/%FF%FE",
+        "/api/v1/articles/..%2F..%2Fetc",
+        "/api/v1/articles/x/diff?from=a&to=1",
+        "/articles?type=%ED%A0%80",
+        "/articles?page=-1",
+        "/api/v1/articles/" + "a" * 5000,
+    ],
 )
 def test_odd_urls_never_500(client, path):
     response = client.get(path)
@@ -402,7 +442,9 @@ def test_form_duplicate_slug_and_bad_edit_keep_input_and_change_nothing(app, edi
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert "已被其他文章使用" in page and "作者独有的一句话" in page
-    response = editor.post(f"/editor/{existing}/edit", data=dict(FORM, slug=existing, type="小技巧"))
+    response = editor.post(
+        f"/editor/{existing}/edit", data=dict(FORM, slug=existing, type="小技巧")
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "未知的文章类型" in page and "作者独有的一句话" in page
@@ -415,8 +457,9 @@ def test_form_with_bad_utf8_never_500(app, editor):
         "title=%FF%FE&type=%E6%93%8D%E4%BD%9C%E6%8C%87%E5%8D%97&category=x&visibility=public"
         "&markdown=%ED%A0%80%C3%28"
     )
-    response = editor.post("/editor/new", data=raw,
-                           content_type="application/x-www-form-urlencoded")  # fmt: skip
+    response = editor.post(
+        "/editor/new", data=raw, content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code in (302, 422)
     with app.app_context():
         for (title,) in db.session().execute(select(Article.title)):

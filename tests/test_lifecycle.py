@@ -124,9 +124,13 @@ def test_editor_curator_reader_walk_through_the_whole_lifecycle(app, client, log
     assert FORM["title"] not in text(curator.get("/review/"))
 
     assert audit_actions(app, slug) == [
-        "article.create", "article.submit", "article.return", "article.edit",
-        "article.submit", "article.publish",
-    ]  # fmt: skip
+        "article.create",
+        "article.submit",
+        "article.return",
+        "article.edit",
+        "article.submit",
+        "article.publish",
+    ]
 
 
 def test_editor_creates_submits_via_api_and_curator_publishes_via_api(app, client, login_as):
@@ -166,7 +170,9 @@ def test_editor_creates_submits_via_api_and_curator_publishes_via_api(app, clien
 
     listing = client.get("/api/v1/articles").get_json()
     assert [a["slug"] for a in listing["results"]] == [slug]
-    assert client.get(f"/api/v1/articles/{slug}").get_json()["title"] == "银河麒麟下 WPS 表格冻结首行"
+    assert (
+        client.get(f"/api/v1/articles/{slug}").get_json()["title"] == "银河麒麟下 WPS 表格冻结首行"
+    )
 
 
 def test_return_over_api_shows_reason_to_editor_and_resubmit_works(app, login_as):
@@ -186,7 +192,9 @@ def test_return_over_api_shows_reason_to_editor_and_resubmit_works(app, login_as
     assert resubmitted.get_json()["status"] == "submitted"
 
 
-def test_revision_of_published_article_stays_hidden_until_approved(app, client, make_article, login_as):
+def test_revision_of_published_article_stays_hidden_until_approved(
+    app, client, make_article, login_as
+):
     slug = make_article(slug="printer-offline")
     editor = login_as("editor")
     curator = login_as("curator")
@@ -321,3 +329,17 @@ def test_revisions_and_diff_between_any_two_pages_and_api(app, make_article, log
     assert missing.status_code == 404 and missing.get_json()["error"]["fields"] == {
         "revision": "修订不存在"
     }
+
+
+def test_download_keeps_the_chinese_title_as_the_file_name(client, make_article):
+    """werkzeug's secure_filename("政务指南.pdf") gives "pdf": the title must survive."""
+    from urllib.parse import quote
+
+    slug = make_article(slug="printer-offline", title="政务指南：打印机脱机")
+    response = client.get(f"/articles/{slug}/download")
+    assert response.status_code == 200
+    assert response.mimetype == "text/markdown"
+    disposition = response.headers["Content-Disposition"]
+    assert 'filename="printer-offline.md"' in disposition
+    assert "filename*=UTF-8''" + quote("政务指南：打印机脱机.md") in disposition
+    assert response.get_data(as_text=True).startswith("---\ntitle: 政务指南：打印机脱机\n")

@@ -26,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import corpus  # noqa: E402  (bench/corpus.py; puts the repository on sys.path too)
-import yaml  # noqa: E402
+import corpus
+import yaml
 
 HERE = Path(__file__).resolve().parent
 GROUPS = ("colloquial", "product", "synonym", "pinyin")
@@ -171,7 +171,10 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def print_summary(title: str, stats: dict[str, Any]) -> None:
     print(f"\n{title}")
-    print(f"  {'group':<12}{'queries':>8}{'nDCG@10':>9}{'MRR@10':>8}{'best@1':>8}{'none@10':>9}{'empty':>7}")
+    print(
+        f"  {'group':<12}{'queries':>8}{'nDCG@10':>9}{'MRR@10':>8}"
+        f"{'best@1':>8}{'none@10':>9}{'empty':>7}"
+    )
     for name, st in stats.items():
         if not st["queries"]:
             continue
@@ -189,16 +192,25 @@ def print_rows(title: str, rows: list[dict[str, Any]]) -> None:
         rank = r["best_rank"] or "—"
         print(f"  nDCG {r['ndcg']:.2f}  RR {r['rr']:.2f}  [{r['group']}] {r['query']}")
         print(f"      expected {r['best']} at rank {rank}; first: {first} {r['first_title'][:40]}")
-        print(f"      analysed words: {' | '.join(r['words']) or '（无）'}; hits {r['total']}", end="")
+        print(
+            f"      analysed words: {' | '.join(r['words']) or '（无）'}; hits {r['total']}", end=""
+        )
         print(f"; suggestion {r['suggestion']!r}" if r["suggestion"] else "")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--queries", type=Path, default=HERE / "queries.yaml")
-    parser.add_argument("--worst", type=int, default=10, help="how many of the worst queries to list")
+    parser.add_argument(
+        "--worst", type=int, default=10, help="how many of the worst queries to list"
+    )
     parser.add_argument("--all", action="store_true", help="list every query")
-    parser.add_argument("--json", type=Path, default=None, help="write results here (default bench/out/relevance-<date>.json)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="write results here (default bench/out/relevance-<date>.json)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")
     args = parser.parse_args(argv)
 
@@ -206,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     queries = load_queries(args.queries)
     data_dir = Path(tempfile.mkdtemp(prefix="kb-relevance-"))
     try:
-        print(f"relevance: {len(queries)} judged queries from {args.queries.name}; data dir {data_dir}")
+        print(
+            f"relevance: {len(queries)} judged queries from {args.queries.name}; "
+            f"data dir {data_dir}"
+        )
         app, setup = build(data_dir)
         print(
             f"  imported {setup['articles']} articles in {setup['import_seconds']} s "
@@ -225,20 +240,29 @@ def main(argv: list[str] | None = None) -> int:
     curator, anonymous = runs["curator"], runs["anonymous"]
     stats = {"curator": summary(curator), "anonymous": summary(anonymous)}
     print_summary("as a signed-in curator (sees every article):", stats["curator"])
-    print_summary("as an anonymous reader (only queries whose judged articles are all public):", stats["anonymous"])
+    print_summary(
+        "as an anonymous reader (only queries whose judged articles are all public):",
+        stats["anonymous"],
+    )
     worst = sorted(curator, key=lambda r: (r["ndcg"], r["rr"]))[: args.worst]
     print_rows(f"worst {len(worst)} queries (curator):", worst)
     if args.all:
         print_rows("every query (curator):", curator)
     ms = sorted(r["ms"] for r in curator)
     seconds = time.perf_counter() - started
-    print(f"\nquery time on 46 articles: median {ms[len(ms) // 2]:.1f} ms, max {ms[-1]:.1f} ms; run took {seconds:.1f} s")
+    print(
+        f"\nquery time on 46 articles: median {ms[len(ms) // 2]:.1f} ms, max {ms[-1]:.1f} ms; "
+        f"run took {seconds:.1f} s"
+    )
 
     out = args.json or corpus.ROOT / "bench" / "out" / f"relevance-{date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"date": date.today().isoformat(), "setup": setup, "summary": stats, "queries": runs}
     out.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(f"results written to {out.relative_to(corpus.ROOT) if out.is_relative_to(corpus.ROOT) else out}")
+    print(
+        f"results written to "
+        f"{out.relative_to(corpus.ROOT) if out.is_relative_to(corpus.ROOT) else out}"
+    )
     return 0
 
 

@@ -37,7 +37,9 @@ def slug_of(path: Path) -> str:
         return path.stem.lower()
     meta = frontmatter.split(head).meta or {}
     slug = meta.get("slug")
-    return str(slug).strip().lower() if isinstance(slug, str) and slug.strip() else path.stem.lower()
+    return (
+        str(slug).strip().lower() if isinstance(slug, str) and slug.strip() else path.stem.lower()
+    )
 
 
 def check_files(files: list[Path], base: CheckContext) -> list[tuple[Path, Report]]:
@@ -51,13 +53,17 @@ def check_files(files: list[Path], base: CheckContext) -> list[tuple[Path, Repor
         except OSError as err:
             from kb.checker.report import Finding
 
-            report = Report([Finding("KB-STRUCT-011", "error", f"无法读取文件：{err.strerror or err}")])
+            report = Report(
+                [Finding("KB-STRUCT-011", "error", f"无法读取文件：{err.strerror or err}")]
+            )
         results.append((path, report))
     return results
 
 
 def as_json(results: list[tuple[Path, Report]]) -> dict[str, Any]:
-    return {"files": [{"path": str(path), "findings": report.as_dicts()} for path, report in results]}
+    return {
+        "files": [{"path": str(path), "findings": report.as_dicts()} for path, report in results]
+    }
 
 
 def as_text(results: list[tuple[Path, Report]]) -> list[str]:
@@ -81,25 +87,24 @@ def as_text(results: list[tuple[Path, Report]]) -> list[str]:
 def database_context() -> CheckContext:
     """A context from the app's database when it exists (never creating one), else a bare one.
 
-    Links to other articles are checked only against a database; without one, ``kb check`` still
-    knows the slugs of the files it was given.
+    Without a database, links to other articles are not checked (an article may well link to
+    one that exists on the server); with one, the files' own slugs count as known too.
     """
     from flask import current_app
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
-
     from sqlalchemy.exc import SQLAlchemyError
 
     from kb import db
     from kb.checker import config, context_from_db
 
     url = make_url(current_app.config["DATABASE_URL"])
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        if not Path(url.database).is_file():
-            return CheckContext(known_slugs=set(), thresholds=config.from_app())
+    sqlite_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if sqlite_file and not Path(url.database).is_file():
+        return CheckContext(thresholds=config.from_app())
     try:
         if not inspect(db.engine()).has_table("article"):
-            return CheckContext(known_slugs=set(), thresholds=config.from_app())
+            return CheckContext(thresholds=config.from_app())
         return context_from_db(db.session())
     except SQLAlchemyError:  # an unreachable database must not stop a local check
-        return CheckContext(known_slugs=set(), thresholds=config.from_app())
+        return CheckContext(thresholds=config.from_app())

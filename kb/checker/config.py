@@ -26,7 +26,7 @@ class Thresholds:
 
     # inputs larger than this get one clear finding instead of a full check (the editor and
     # the API refuse bodies over 200 KB anyway; this keeps any input under two seconds)
-    max_chars: int = 300_000
+    max_chars: int = 200_000
     # readability, measured in Chinese characters (Latin words count as one each)
     sentence_max_chars: int = 80
     paragraph_max_chars: int = 200
@@ -69,11 +69,14 @@ class Thresholds:
                 if isinstance(value, bool) or not isinstance(value, int | float):
                     raise ValueError(f"CHECKER_THRESHOLDS: {key} must be a number")
                 value = float(value)
-            elif isinstance(default, int):
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ValueError(f"CHECKER_THRESHOLDS: {key} must be an integer")
+            elif isinstance(default, int) and not _is_int(value):
+                raise ValueError(f"CHECKER_THRESHOLDS: {key} must be an integer")
             changes[key] = value
         return replace(base, **changes)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 DEFAULT = Thresholds()

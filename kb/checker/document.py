@@ -27,14 +27,17 @@ _BULLET = re.compile(r"([ \t]*)([-*+])(?:[ \t]+|$)")
 _HEADING = re.compile(r" {0,3}(#{1,6})(?=[ \t]|$)")
 _BACKTICKS = re.compile(r"`+")
 _URL = re.compile(r"(?:https?|ftp|file)://[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]{1,2000}")
-_LINK = re.compile(r"(!?)\[([^\[\]\n]{0,500})\]\(([^()\s\[\]]{0,1000})(?:[ \t]+\"[^\"\n]{0,300}\")?\)")
+_LINK = re.compile(
+    r"(!?)\[([^\[\]\n]{0,500})\]\(([^()\s\[\]]{0,1000})(?:[ \t]+\"[^\"\n]{0,300}\")?\)"
+)
+_LINK_TARGET = re.compile(r"\]\(([^()\s\[\]]{0,1000}(?:[ \t]+\"[^\"\n]{0,300}\")?)\)")
 _KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]{0,40})[ \t]*:")
 _MARKERS = frozenset("#-*+_|>")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+#-]{0,100}")
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One line of the body, classified."""
 
@@ -52,7 +55,7 @@ class Line:
         return self.prose[self.content_col :]
 
 
-@dataclass
+@dataclass(slots=True)
 class Link:
     line: int
     column: int  # 1-based
@@ -162,11 +165,13 @@ def mask_code(raw: str) -> str:
 
 
 def mask_prose(raw: str) -> str:
-    """Mask inline code spans and URLs with MASK, keeping the length."""
-    if "`" not in raw and "://" not in raw:
+    """Mask inline code spans, link targets and URLs with MASK, keeping the length."""
+    if "`" not in raw and "://" not in raw and "](" not in raw:
         return raw
     chars = list(raw)
     _mask(chars, code_spans(raw))
+    if "](" in raw:
+        _mask(chars, [m.span(1) for m in _LINK_TARGET.finditer("".join(chars))])
     if "://" in raw:
         _mask(chars, [m.span() for m in _URL.finditer("".join(chars))])
     return "".join(chars)

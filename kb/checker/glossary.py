@@ -105,7 +105,9 @@ def _trie_regex(words: list[str]) -> str:
         if not branches:
             return ""
         optional = "" in node
-        body = branches[0] if len(branches) == 1 and not optional else "(?:" + "|".join(branches) + ")"
+        body = (
+            branches[0] if len(branches) == 1 and not optional else "(?:" + "|".join(branches) + ")"
+        )
         if optional:
             body = "(?:" + body + ")?" if len(branches) == 1 else body + "?"
         return body
@@ -143,7 +145,11 @@ def parse(text: str) -> Glossary:
         if unknown:
             problems.append(f"{label}有无法识别的字段：" + "、".join(unknown))
         term = item.get("term")
-        if not isinstance(term, str | int | float) or isinstance(term, bool) or not str(term).strip():
+        if (
+            not isinstance(term, str | int | float)
+            or isinstance(term, bool)
+            or not str(term).strip()
+        ):
             problems.append(f"{label}缺少术语（term）")
             continue
         term = str(term).strip()
@@ -165,7 +171,9 @@ def parse(text: str) -> Glossary:
             problems.append(f"{label}的解释不能超过 {MAX_EXPLANATION_CHARS} 个字")
         for form in (term, *aliases):
             if len(form) > MAX_TERM_CHARS:
-                problems.append(f"{label}的写法“{form[:20]}…”过长（不超过 {MAX_TERM_CHARS} 个字符）")
+                problems.append(
+                    f"{label}的写法“{form[:20]}…”过长（不超过 {MAX_TERM_CHARS} 个字符）"
+                )
             key = form.casefold()
             if key in seen and seen[key] != n:
                 problems.append(f"{label}的写法“{form}”与第 {seen[key]} 条重复")
@@ -174,9 +182,13 @@ def parse(text: str) -> Glossary:
         if not isinstance(common, bool):
             problems.append(f"{label}的 common 只能是 true 或 false")
             common = False
-        terms.append(Term(term, tuple(a for a in aliases if a != term), explanation.strip(), common))
+        terms.append(
+            Term(term, tuple(a for a in aliases if a != term), explanation.strip(), common)
+        )
     if problems:
-        raise GlossaryInvalid(problems[:20] + ([f"另有 {len(problems) - 20} 处问题"] if len(problems) > 20 else []))
+        raise GlossaryInvalid(
+            problems[:20] + ([f"另有 {len(problems) - 20} 处问题"] if len(problems) > 20 else [])
+        )
     return Glossary(terms)
 
 
@@ -247,7 +259,9 @@ def save(s: Any, actor: Any, text: str) -> Glossary:
     try:
         new = parse(text)
     except GlossaryInvalid as err:
-        raise Invalid("术语表有误：" + "；".join(err.problems), fields={"glossary": "；".join(err.problems)}) from None
+        raise Invalid(
+            "术语表有误：" + "；".join(err.problems), fields={"glossary": "；".join(err.problems)}
+        ) from None
     old = load(s)
     row = s.get(Setting, SETTING_KEY)
     if row is None:

@@ -35,7 +35,9 @@ def _jieba():  # type: ignore[no-untyped-def]
                 jieba.dt.tmp_dir = tempfile.gettempdir()
                 jieba.dt.cache_file = "kb-checker-jieba.cache"
                 if USERDICT.exists():
-                    jieba.load_userdict(str(USERDICT))
+                    # jieba leaves a file it opens itself unclosed; hand it one we close
+                    with USERDICT.open("rb") as words:
+                        jieba.load_userdict(words)
                 _loaded = True
     return jieba
 
@@ -46,7 +48,9 @@ def tokens(text: str) -> list[str]:
 
 
 def _hash(shingle: str) -> int:
-    return int.from_bytes(hashlib.blake2b(shingle.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big")
+    return int.from_bytes(
+        hashlib.blake2b(shingle.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
+    )
 
 
 def signature(words: Iterable[str], *, shingle: int = 3, size: int = 128) -> tuple[int, ...]:

@@ -71,7 +71,9 @@ def update_user(username: str):  # type: ignore[no-untyped-def]
         user = accounts.get_user(s, username)
         accounts.update_user(
             s, actor(), user, role=f.get("role") or None, org_code=f.get("organisation") or None,
-            active=f.get("active") == "1", password=f.get("password") or None,
+            # a form without the field leaves the status alone rather than deactivating
+            active=(f.get("active") == "1") if "active" in f else None,
+            password=f.get("password") or None,
         )  # fmt: skip
 
     return _apply(f"edit-{username}", change)

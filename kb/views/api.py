@@ -291,16 +291,18 @@ def check_markdown():  # type: ignore[no-untyped-def]
         if isinstance(data.get("source"), str):
             text = data["source"]
         elif isinstance(data.get("markdown"), str):
-            meta = {k: v for k, v in data.items() if k in frontmatter.FIELD_LABELS and k != "markdown"}
-            head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False) if meta else ""
-            text = f"---\n{head}---\n\n{data['markdown']}" if meta else data["markdown"]
+            fields = {k: v for k, v in data.items() if k in frontmatter.FIELD_LABELS}
+            fields.pop("markdown", None)
+            head = yaml.safe_dump(fields, allow_unicode=True, sort_keys=False)
+            text = f"---\n{head}---\n\n{data['markdown']}" if fields else data["markdown"]
         else:
             raise Invalid("请提供 source（完整文章）或 markdown（正文）", fields={"source": "必填"})
     else:
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            finding = Finding("KB-STRUCT-011", "error", "内容不是有效的 UTF-8 编码，请另存为 UTF-8 后再检查。", 1)
+            message = "内容不是有效的 UTF-8 编码，请另存为 UTF-8 后再检查。"
+            finding = Finding("KB-STRUCT-011", "error", message, 1)
             return jsonify({"findings": Report([finding]).as_dicts()})
     if slug is None:
         meta = frontmatter.split(text).meta or {}

@@ -68,9 +68,13 @@ def set_voter_cookie(response: Response) -> Response:
     value = request.environ.get(_NEW_VOTER)
     if value:
         response.set_cookie(
-            VOTER_COOKIE, _serializer().dumps(value), max_age=365 * 24 * 3600, httponly=True,
-            samesite="Lax", secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-        )  # fmt: skip
+            VOTER_COOKIE,
+            _serializer().dumps(value),
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        )
     return response
 
 
@@ -80,7 +84,9 @@ def limit_votes(user: Any, visitor: str | None) -> None:
     cfg = current_app.config
     who = f"vote-user:{user.id}" if policy.signed_in(user) else f"vote-visitor:{visitor}"
     ratelimit.check([who], int(cfg.get("FEEDBACK_RATE_PER_VOTER") or 10))
-    ratelimit.check([f"vote-ip:{request.remote_addr or '-'}"], int(cfg.get("FEEDBACK_RATE_PER_IP") or 60))
+    ratelimit.check(
+        [f"vote-ip:{request.remote_addr or '-'}"], int(cfg.get("FEEDBACK_RATE_PER_IP") or 60)
+    )
 
 
 # ---- the panel on the article page ------------------------------------------------------
@@ -93,7 +99,9 @@ def _article_panel() -> dict[str, Any]:
         user = actor()
         yes, no = article.helpful_yes or 0, article.helpful_no or 0
         staffish = policy.can(user, Action.READ_WORK, article)
-        votable = article.status == "published" and (policy.signed_in(user) or article.visibility == "public")
+        votable = article.status == "published" and (
+            policy.signed_in(user) or article.visibility == "public"
+        )
         return {
             "yes": yes,
             "no": no,
@@ -103,7 +111,9 @@ def _article_panel() -> dict[str, Any]:
             "mine": feedback.vote_of(s, user, article, voter_id()) if votable else None,
             "reasons": feedback.REASONS,
             "max_comment": feedback.MAX_COMMENT,
-            "requests": feedback.requests_for(s, user, status="open", article=article) if staffish else [],
+            "requests": feedback.requests_for(s, user, status="open", article=article)
+            if staffish
+            else [],
             "source": tickets.source_ticket(s, article) if staffish else None,
             "age_of": feedback.age_of,
         }
@@ -121,10 +131,22 @@ def vote(slug: str):  # type: ignore[no-untyped-def]
     limit_votes(user, visitor)
     choice = request.form.get("helpful")
     helpful: Any = {"yes": True, "no": False}.get(choice or "", choice)
+    if helpful is True:  # a reason ticked before choosing 有帮助 after all is not a complaint
+        form_reason, form_comment = None, ""
+    else:
+        form_reason, form_comment = (
+            request.form.get("reason") or None,
+            request.form.get("comment", ""),
+        )
     fb = feedback.vote(
-        s, user, article, helpful=helpful, reason=request.form.get("reason") or None,
-        comment=request.form.get("comment", ""), visitor_id=visitor,
-    )  # fmt: skip
+        s,
+        user,
+        article,
+        helpful=helpful,
+        reason=form_reason,
+        comment=form_comment,
+        visitor_id=visitor,
+    )
     ops.commit(s)
     thanks = "request" if fb.request_id and not fb.helpful else "vote"
     return redirect(url_for("articles.show", slug=slug, thanks=thanks) + "#feedback")
@@ -137,8 +159,12 @@ def vote(slug: str):  # type: ignore[no-untyped-def]
 @login_required
 def mine() -> str:
     items = feedback.mine(db.session(), actor())
-    return render_template("feedback/mine.html", items=items, STATUS=feedback.STATUS_LABELS,
-                           status_of=feedback.feedback_status)  # fmt: skip
+    return render_template(
+        "feedback/mine.html",
+        items=items,
+        STATUS=feedback.STATUS_LABELS,
+        status_of=feedback.feedback_status,
+    )
 
 
 # ---- revision requests ------------------------------------------------------------------
@@ -159,9 +185,13 @@ def inbox() -> str:
     items = feedback.requests_for(s, actor(), status=status)
     items.sort(key=lambda r: (r.escalated_at is None, r.created_at))
     return render_template(
-        "feedback/inbox.html", items=items, status=status, STATUS=feedback.STATUS_LABELS,
-        age_of=feedback.age_of, feedback_of=lambda r: feedback.feedback_of(s, r),
-    )  # fmt: skip
+        "feedback/inbox.html",
+        items=items,
+        status=status,
+        STATUS=feedback.STATUS_LABELS,
+        age_of=feedback.age_of,
+        feedback_of=lambda r: feedback.feedback_of(s, r),
+    )
 
 
 def _back(default: str) -> Any:
@@ -213,9 +243,14 @@ def overview() -> str:
     editors = {r.owner_id: feedback.editors_of(s, r.owner_id) for r in items}
     limit, _h, _w = feedback.calendar()
     return render_template(
-        "feedback/overview.html", items=items, ages=ages, editors=editors, limit=limit,
-        only_overdue=only_overdue, overdue_total=sum(a.overdue for a in ages.values()),
-    )  # fmt: skip
+        "feedback/overview.html",
+        items=items,
+        ages=ages,
+        editors=editors,
+        limit=limit,
+        only_overdue=only_overdue,
+        overdue_total=sum(a.overdue for a in ages.values()),
+    )
 
 
 # ---- tickets and figures ----------------------------------------------------------------
@@ -227,8 +262,12 @@ def ticket_list() -> str:
     _handlers_only()
     s = db.session()
     items = tickets.visible_tickets(s, actor())
-    return render_template("feedback/tickets.html", items=items, linked=lambda t: tickets.linked_slugs(s, t),
-                           draft=lambda t: tickets.draft_slug(s, t))  # fmt: skip
+    return render_template(
+        "feedback/tickets.html",
+        items=items,
+        linked=lambda t: tickets.linked_slugs(s, t),
+        draft=lambda t: tickets.draft_slug(s, t),
+    )
 
 
 @bp.get("/feedback/stats")

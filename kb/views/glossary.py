@@ -33,8 +33,9 @@ def _require_staff() -> None:
 
 def _editor(text: str, error: KbError | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     s = db.session()
+    customised = glossary.stored_text(s) is not None
     page = render_template(
-        "glossary/edit.html", text=text, error=error, customised=glossary.stored_text(s) is not None,
+        "glossary/edit.html", text=text, error=error, customised=customised,
         count=len(glossary.load(s)), saved=request.args.get("saved"),
     )  # fmt: skip
     return page, status

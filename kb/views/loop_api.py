@@ -32,8 +32,14 @@ bp.before_request(_auth)
 
 def _json_object() -> dict[str, Any]:
     if (request.mimetype or "") != "application/json":
-        raise Invalid("请求体应为 JSON（Content-Type: application/json）", fields={"body": "应为 JSON"}, status=415)
-    data = jsonio.loads(request.get_data(cache=True), max_depth=current_app.config["MAX_JSON_DEPTH"])
+        raise Invalid(
+            "请求体应为 JSON（Content-Type: application/json）",
+            fields={"body": "应为 JSON"},
+            status=415,
+        )
+    data = jsonio.loads(
+        request.get_data(cache=True), max_depth=current_app.config["MAX_JSON_DEPTH"]
+    )
     if not isinstance(data, dict):
         raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
     return data
@@ -56,9 +62,14 @@ def vote(slug: str):  # type: ignore[no-untyped-def]
     pages.limit_votes(user, visitor)
     existing = feedback.vote_of(s, user, article, visitor)
     fb = feedback.vote(
-        s, user, article, helpful=data.get("helpful"), reason=data.get("reason"),
-        comment=data.get("comment"), visitor_id=visitor,
-    )  # fmt: skip
+        s,
+        user,
+        article,
+        helpful=data.get("helpful"),
+        reason=data.get("reason"),
+        comment=data.get("comment"),
+        visitor_id=visitor,
+    )
     ops.commit(s)
     return jsonify(
         {

@@ -16,7 +16,9 @@ from kb.checker.registry import Rule, rule
 from kb.checker.report import Finding
 
 CAUTION_WORDS = ("注意", "警告", "重要", "危险", "小心", "特别提示")
-_CAUTION = re.compile(r"(?:^|(?<=[。！？；]))[ \t]*(" + "|".join(CAUTION_WORDS) + r")(?:事项)?[ \t]*([:：!！])")
+_CAUTION = re.compile(
+    r"(?:^|(?<=[。！？；]))[ \t]*(" + "|".join(CAUTION_WORDS) + r")(?:事项)?[ \t]*([:：!！])"
+)
 _CHUNK_LINES = 400
 
 

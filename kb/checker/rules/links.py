@@ -46,7 +46,12 @@ def relative_images(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Findi
         return
     base = ctx.base_dir
     for link in doc.links:
-        if not link.image or not link.url or _SCHEME.match(link.url) or link.url.startswith(("/", "#")):
+        if (
+            not link.image
+            or not link.url
+            or _SCHEME.match(link.url)
+            or link.url.startswith(("/", "#"))
+        ):
             continue
         path = unquote(urlsplit(link.url).path)
         try:
@@ -79,13 +84,16 @@ def link_form(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
         if link.image:
             continue
         if not link.url.strip():
-            yield r.at("链接没有填写地址：[文字]() 。请补上地址，或去掉方括号。", link.line, link.column)
+            yield r.at(
+                "链接没有填写地址：[文字]() 。请补上地址，或去掉方括号。", link.line, link.column
+            )
             continue
         path = urlsplit(link.url).path
         if not _SCHEME.match(link.url) and path.endswith(".md"):
             slug = path.rsplit("/", 1)[-1][:-3].lower()
             yield r.at(
-                f"链接写成了文件名“{link.url[:80]}”，发布后无法打开。站内文章请写作 /articles/<标识>。",
+                f"链接写成了文件名“{link.url[:80]}”，发布后无法打开。"
+                "站内文章请写作 /articles/<标识>。",
                 link.line,
                 link.column,
                 fix=f"/articles/{slug}",

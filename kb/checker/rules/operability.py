@@ -24,21 +24,29 @@ COMMANDS = (
 ).split()
 # a known command followed by an option or an argument written in ASCII
 _COMMAND = re.compile(
-    r"(?<![A-Za-z0-9_/.\-])(?:" + "|".join(re.escape(c) for c in sorted(COMMANDS, key=len, reverse=True))
+    r"(?<![A-Za-z0-9_/.\-])(?:"
+    + "|".join(re.escape(c) for c in sorted(COMMANDS, key=len, reverse=True))
     + r")(?: {1,3}(?:-{1,2}[A-Za-z][\w-]{0,40}|[a-z0-9/~.$][\w./~$:=-]{0,80}))+"
 )
 _PATH = re.compile(
-    r"(?<![A-Za-z0-9_.~:/\-])(?:/(?:etc|usr|var|opt|home|root|tmp|dev|proc|sys|boot|lib|lib64|bin|sbin|mnt|media|run|srv)"
-    r"(?:/[\w.@+\-]{1,100}){0,30}/?|~/[\w.\-]{1,100}(?:/[\w.@+\-]{1,100}){0,30}|[A-Za-z]:\\[\w.\\ \-]{1,200})"
+    r"(?<![A-Za-z0-9_.~:/\-])(?:"
+    r"/(?:etc|usr|var|opt|home|root|tmp|dev|proc|sys|boot|lib|lib64|bin|sbin|mnt|media|run|srv)"
+    r"(?:/[\w.@+\-]{1,100}){0,30}/?"
+    r"|~/[\w.\-]{1,100}(?:/[\w.@+\-]{1,100}){0,30}"
+    r"|[A-Za-z]:\\[\w.\\ \-]{1,200})"
 )
 _CONFIG_FILE = re.compile(
     r"(?<![A-Za-z0-9_.\-/])[\w\-]{1,60}\.(?:conf|ini|cfg|service|desktop|rules|repo|list|par|properties|vmoptions)(?![\w.])"
 )
-_MANUAL_STEP = re.compile(r"\s*(?:(\d{1,2})[、，]|[(（](\d{1,2})[)）]|第[一二三四五六七八九十\d]{1,3}步[：:，,]?|步骤[一二三四五六七八九十\d]{1,3}[：:、])")
+_MANUAL_STEP = re.compile(
+    r"\s*(?:(\d{1,2})[、，]|[(（](\d{1,2})[)）]|第[一二三四五六七八九十\d]{1,3}步[：:，,]?|步骤[一二三四五六七八九十\d]{1,3}[：:、])"
+)
 _STEP_HEADING = re.compile(r"步骤|流程|操作方法|解决方法|处理方法|配置方法|设置方法")
 _DEFINITION_ITEM = re.compile(r"\s*\*\*[^*\n]{1,40}\*\*\s*[:：]")
 _REFERENCE_HEADING = re.compile(r"参考|相关链接|延伸阅读|附录")
-_FIGURE_FENCE = re.compile(r"\s*(?:`{3,}|~{3,})\s*(?:mermaid|flowchart|plantuml|dot|graphviz)", re.I)
+_FIGURE_FENCE = re.compile(
+    r"\s*(?:`{3,}|~{3,})\s*(?:mermaid|flowchart|plantuml|dot|graphviz)", re.I
+)
 
 
 @rule("KB-OPS-001", "warning", "命令、路径或配置文件未放入代码格式")
@@ -57,8 +65,10 @@ def commands_in_code(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Find
             continue
         found = m.group().rstrip(".,;:")
         end = m.start() + len(found)
-        what = "路径" if found.startswith(("/", "~")) or ":\\" in found else (
-            "配置文件名" if m.re is _CONFIG_FILE else "命令"
+        what = (
+            "路径"
+            if found.startswith(("/", "~")) or ":\\" in found
+            else ("配置文件名" if m.re is _CONFIG_FILE else "命令")
         )
         yield r.at(
             f"{what}“{found[:60]}”写在了普通文字中。命令、路径和配置项请用行内代码（`…`）或代码块标出，"
@@ -105,7 +115,8 @@ def long_procedure_figure(r: Rule, doc: Document, ctx: CheckContext) -> Iterator
         if len(items) > limit:
             yield r.at(
                 f"这段操作有 {len(items)} 步（超过 {limit} 步），但文中没有流程图或示意图。"
-                "请附一张流程图或关键界面的示意图（如 ![操作流程图](图片路径)），帮助读者把握整体步骤。",
+                "请附一张流程图或关键界面的示意图（如 ![操作流程图](图片路径)），"
+                "帮助读者把握整体步骤。",
                 items[0].no,
                 1,
             )
@@ -122,12 +133,15 @@ def unnumbered_steps(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Find
         if m is not None and ln is not None:
             run.append((ln, m.group(1) or m.group(2), ln.content[m.end() :].lstrip()))
             continue
-        if ln is not None and ln.kind in ("blank", "code") or (ln is not None and ln.raw[:1] in " \t"):
+        if (ln is not None and ln.kind in ("blank", "code")) or (
+            ln is not None and ln.raw[:1] in " \t"
+        ):
             continue  # code and indented text between hand-numbered steps keep the run going
         if run:
             first, number, rest = run[0]
             yield r.at(
-                f"这里有 {len(run)} 个手写编号的步骤（如“1、”“（1）”“第一步”），不会显示为编号列表。"
+                f"这里有 {len(run)} 个手写编号的步骤（如“1、”“（1）”“第一步”），"
+                "不会显示为编号列表。"
                 "请改为 Markdown 编号列表：行首写“1. ”“2. ”，步骤间的命令缩进放在该步之下。",
                 first.no,
                 first.content_col + 1,

@@ -16,18 +16,24 @@ from kb.checker.document import Document
 from kb.checker.registry import Rule, rule
 from kb.checker.report import Finding
 
-_MOBILE = re.compile(r"(?<![0-9A-Za-z_.\-+])(?:\+?86[ \-]?)?(1[3-9]\d)([ \-]?)(\d{4})\2(\d{4})(?![0-9A-Za-z_])")
+_MOBILE = re.compile(
+    r"(?<![0-9A-Za-z_.\-+])(?:\+?86[ \-]?)?(1[3-9]\d)([ \-]?)(\d{4})\2(\d{4})(?![0-9A-Za-z_])"
+)
 _LANDLINE = re.compile(
-    r"(?<![0-9A-Za-z_.\-])(?:[(（](0\d{2,3})[)）][ \-]?|(0\d{2,3})[ \-])(\d{7,8})(?:[ \-]?(?:转|ext\.?|-)[ ]?\d{1,5})?(?![0-9A-Za-z_])"
+    r"(?<![0-9A-Za-z_.\-])(?:[(（](0\d{2,3})[)）][ \-]?|(0\d{2,3})[ \-])(\d{7,8})"
+    r"(?:[ \-]?(?:转|ext\.?|-)[ ]?\d{1,5})?(?![0-9A-Za-z_])"
 )
 _LANDLINE_BARE = re.compile(r"(?:电话|座机|联系方式|Tel|TEL|tel)[^\d\n]{0,8}(0\d{9,11})(?!\d)")
 _ID = re.compile(r"(?<![\dA-Za-z])(\d{6})(\d{8})(\d{3})([\dXx])(?![\dA-Za-z])")
 _EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+\-])([A-Za-z0-9._%+\-]{1,64})@((?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24})(?![A-Za-z0-9\-])"
 )
-_IPV4 = re.compile(r"(?<![A-Za-z0-9_.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)(/\d{1,2})?")
+_IPV4 = re.compile(
+    r"(?<![A-Za-z0-9_.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)(/\d{1,2})?"
+)
 _PASSWORD = re.compile(
-    r"(?i)(?:password|passwd|pwd|pass|密码|口令)[ \t]*(?:[:=：]|是|为)[ \t]*[\"']?([^\s\"'，。；;,`）)】]{3,64})"
+    r"(?i)(?:password|passwd|pwd|pass|密码|口令)[ \t]*(?:[:=：]|是|为)[ \t]*"
+    r"[\"']?([^\s\"'，。；;,`）)】]{3,64})"
 )
 _PASSWORD_OPTION = re.compile(r"(?:(?<=\s)-p|--password[= ])(['\"]?)([^\s'\"<>【]{3,64})\1(?=\s|$)")
 _MYSQL_USER = re.compile(r"\s-u\s?\S")
@@ -46,7 +52,8 @@ _SECRET_ASSIGN = re.compile(
 )
 _LICENCE = re.compile(r"(?<![A-Za-z0-9\-])[A-Z0-9]{4,6}(?:-[A-Z0-9]{4,6}){3,5}(?![A-Za-z0-9\-])")
 _LICENCE_ASSIGN = re.compile(
-    r"(?i)(?<![A-Za-z])(?:序列号|激活码|授权码|注册码|许可证号|产品密钥|license[ _\-]?key|serial(?:[ _\-]?(?:no|number))?|SN)"
+    r"(?i)(?<![A-Za-z])(?:序列号|激活码|授权码|注册码|许可证号|产品密钥"
+    r"|license[ _\-]?key|serial(?:[ _\-]?(?:no|number))?|SN)"
     r"[ \t]*(?:[:=：]|是|为)[ \t]*([A-Za-z0-9\-]{8,64})"
 )
 
@@ -57,12 +64,16 @@ ROLE_MAILBOXES = frozenset(
 )
 EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net", "example.cn")
 EXAMPLE_TLDS = ("example", "test", "invalid", "localhost", "local")
-PLACEHOLDER = re.compile(r"^(?:[xX*#?•.]+|[<【{\[$%].*|.*[>】}]$|your.*|YOUR.*|示例.*|\*+.*|.*\*{3,}.*)$")
+PLACEHOLDER = re.compile(
+    r"^(?:[xX*#?•.]+|[<【{\[$%].*|.*[>】}]$|your.*|YOUR.*|示例.*|\*+.*|.*\*{3,}.*)$"
+)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
 
-def _scan(doc: Document, pattern: re.Pattern[str], group: int = 0) -> Iterator[tuple[re.Match[str], int, int]]:
+def _scan(
+    doc: Document, pattern: re.Pattern[str], group: int = 0
+) -> Iterator[tuple[re.Match[str], int, int]]:
     """Matches over the whole source (one C-level pass), with 1-based line and column."""
     for m in pattern.finditer(doc.source):
         line, column = doc.locate(m.start(group))
@@ -72,6 +83,8 @@ def _scan(doc: Document, pattern: re.Pattern[str], group: int = 0) -> Iterator[t
 def _fixed(doc: Document, line: int, column: int, old: str, new: str) -> str:
     """The source line with ``old`` (found at ``column``) replaced by ``new``: the suggested fix."""
     text = doc.line_text(line)
+    if len(text) > 500:
+        return new  # a whole overlong line is no use as a suggestion: give the replacement
     start = column - 1
     if text[start : start + len(old)] != old:
         return text.replace(old, new, 1)
@@ -109,7 +122,8 @@ def _official(number: str) -> bool:
 @rule("KB-PRIV-002", "error", "座机号码")
 def landline_numbers(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
     hits = [
-        (m.start(), m.group(), m.group(1) or m.group(2), m.group(3)) for m in _LANDLINE.finditer(doc.source)
+        (m.start(), m.group(), m.group(1) or m.group(2), m.group(3))
+        for m in _LANDLINE.finditer(doc.source)
     ]
     for m in _LANDLINE_BARE.finditer(doc.source):
         number = m.group(1)
@@ -173,7 +187,8 @@ def personal_emails(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Findi
             continue
         masked = f"{local[:1]}***@{domain}"
         yield r.at(
-            f"出现了个人电子邮箱“{masked}”。请删除个人邮箱，需要时写单位的服务邮箱（如 service@单位域名），"
+            f"出现了个人电子邮箱“{masked}”。请删除个人邮箱，"
+            "需要时写单位的服务邮箱（如 service@单位域名），"
             "示例地址请用 user@example.com。",
             line,
             column,
@@ -207,7 +222,12 @@ def private_addresses(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Fin
 def passwords(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
     src = doc.source
     hits: dict[int, str] = {}
-    for pattern, group in ((_PASSWORD, 1), (_PASSWORD_OPTION, 2), (_USER_PASS_HOST, 2), (_IDENTIFIED_BY, 1)):
+    for pattern, group in (
+        (_PASSWORD, 1),
+        (_PASSWORD_OPTION, 2),
+        (_USER_PASS_HOST, 2),
+        (_IDENTIFIED_BY, 1),
+    ):
         for m in pattern.finditer(src):
             if pattern is _PASSWORD_OPTION and "--password" not in m.group():
                 line, _ = doc.locate(m.start())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterator
 
@@ -124,33 +126,33 @@ def jargon_explained(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Find
     seen: set[str] = set()
     findings: list[Finding] = []
     names: list[str] = []
-    for block in _prose_blocks(doc):
-        for ln in block.lines:
-            text = ln.prose
-            for m in gloss.matches(text):
-                term = gloss.term_of(m.group())
-                if term is None or term.term in seen:
-                    continue
-                seen.add(term.term)
-                if term.common:
-                    continue
-                if any(form in named for form in term.forms):
-                    continue
-                if _explained(text, m.start(), m.end()):
-                    continue
-                if _in_link_text(ln.raw, m.start()):
-                    continue
-                names.append(m.group())
-                findings.append(
-                    r.at(
-                        f"术语“{m.group()}”首次出现时没有解释。请在其后用括号给出通俗解释，"
-                        f"如“{m.group()}（{term.explanation.rstrip('。')}）”，"
-                        f"或链接到术语表：[{m.group()}](/glossary#{term.anchor})。",
-                        ln.no,
-                        m.start() + 1,
-                        fix=ln.raw[: m.end()] + f"（{term.explanation.rstrip('。')}）" + ln.raw[m.end() :],
-                    )
-                )
+    lines = [ln for block in _prose_blocks(doc) for ln in block.lines]
+    # one pass of the matcher over all prose (lines joined by newlines), mapped back by offset
+    joined = "\n".join(ln.prose for ln in lines)
+    starts = list(itertools.accumulate((len(ln.prose) + 1 for ln in lines), initial=0))
+    for m in gloss.matches(joined):
+        term = gloss.term_of(m.group())
+        if term is None or term.term in seen:
+            continue
+        seen.add(term.term)
+        if term.common or any(form in named for form in term.forms):
+            continue
+        index = bisect.bisect_right(starts, m.start()) - 1
+        ln = lines[index]
+        start, end = m.start() - starts[index], m.end() - starts[index]
+        if _explained(ln.prose, start, end) or _in_link_text(ln.raw, start):
+            continue
+        names.append(m.group())
+        findings.append(
+            r.at(
+                f"术语“{m.group()}”首次出现时没有解释。请在其后用括号给出通俗解释，"
+                f"如“{m.group()}（{term.explanation.rstrip('。')}）”，"
+                f"或链接到术语表：[{m.group()}](/glossary#{term.anchor})。",
+                ln.no,
+                start + 1,
+                fix=ln.raw[:end] + f"（{term.explanation.rstrip('。')}）" + ln.raw[end:],
+            )
+        )
     limit = ctx.thresholds.jargon_max_findings
     yield from findings[:limit]
     if len(findings) > limit:
@@ -180,11 +182,9 @@ def abbreviations_explained(r: Rule, doc: Document, ctx: CheckContext) -> Iterat
                 if word in explained or looked.get(word, 0) >= 20:
                     continue  # an explanation, if any, comes early: don't inspect every use
                 looked[word] = looked.get(word, 0) + 1
-                if not re.search(r"[A-Z].*[A-Z]", word):
-                    continue  # one capital and digits: a model number, not an abbreviation
-                if _explained(text, m.start(), m.end()):
-                    explained.add(word)
-                elif _in_link_text(ln.raw, m.start()):
+                if any(c.isdigit() for c in word):
+                    continue  # M6202NW, D2000, SM2: model numbers and names, not abbreviations
+                if _explained(text, m.start(), m.end()) or _in_link_text(ln.raw, m.start()):
                     explained.add(word)
                 first.setdefault(word, (ln.no, m.start() + 1))
     for word, (line, column) in first.items():

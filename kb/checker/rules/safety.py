@@ -30,7 +30,9 @@ HTML_TAGS = frozenset(
 )
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9\-]{0,30})(?=[\s>/])([^<>\n]{0,2000})(>?)")
 _EVENT_ATTR = re.compile(r"(?i)(?:^|[\s/\"'])(on[a-z]{3,30})[ \t]*=")
-_URL_ATTR = re.compile(r"(?i)(?:href|src|action|formaction|xlink:href)[ \t]*=[ \t]*[\"']?([^\"'\s>]{0,200})")
+_URL_ATTR = re.compile(
+    r"(?i)(?:href|src|action|formaction|xlink:href)[ \t]*=[ \t]*[\"']?([^\"'\s>]{0,200})"
+)
 _LINK_TARGET = re.compile(r"\]\([ \t]*<?([^)\s>]{0,200})")
 _REF_DEFINITION = re.compile(r"[ \t]{0,3}\[[^\[\]\n]{1,200}\]:[ \t]*<?([^\s>]{0,200})")
 _COMMENT = re.compile(r"<!--")
@@ -40,7 +42,7 @@ _BAD_SCHEME = ("javascript:", "vbscript:", "data:text/html", "data:image/svg", "
 def _lines(doc: Document) -> Iterator[tuple[Line, str]]:
     """Body lines outside code, with inline code masked (code shows markup as written)."""
     for ln in doc.prose_lines():
-        if "<" in ln.raw or ":" in ln.raw:
+        if "<" in ln.raw or ":" in ln.raw or "](" in ln.raw or "&#" in ln.raw:
             yield ln, mask_code(ln.raw)
 
 
@@ -70,7 +72,8 @@ def event_attributes(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Find
             event = _EVENT_ATTR.search(m.group(3))
             if event and m.group(2).lower() not in DANGEROUS_TAGS:
                 yield r.at(
-                    f"HTML 标签 <{m.group(2)}> 带有事件属性 {event.group(1)}，这是脚本代码，不会被执行，"
+                    f"HTML 标签 <{m.group(2)}> 带有事件属性 {event.group(1)}，"
+                    "这是脚本代码，不会被执行，"
                     "会原样显示给读者。请删除这段 HTML，用 Markdown 写内容。",
                     ln.no,
                     m.start() + 1,
@@ -102,8 +105,10 @@ def raw_html(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
             name = m.group(2).lower()
             if name in DANGEROUS_TAGS or name not in HTML_TAGS or _EVENT_ATTR.search(m.group(3)):
                 continue
-            hint = "加粗请用 **文字**" if name in ("u", "b", "strong", "font", "mark") else (
-                "换行请直接空一行分段" if name == "br" else "请改用 Markdown 写法"
+            hint = (
+                "加粗请用 **文字**"
+                if name in ("u", "b", "strong", "font", "mark")
+                else ("换行请直接空一行分段" if name == "br" else "请改用 Markdown 写法")
             )
             yield r.at(
                 f"原始 HTML 标签 <{m.group(1)}{name}> 不会生效，会作为文字原样显示。{hint}。",

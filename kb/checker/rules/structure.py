@@ -13,6 +13,8 @@ from kb.checker.report import Finding
 from kb.errors import Invalid
 
 REQUIRED = ("title", "type", "category", "products", "summary", "visibility")
+# without these the article cannot be filed or shown: an error; the others make it complete
+ESSENTIAL = ("title", "type", "category", "visibility")
 
 # The sections each type needs, each with the words an author may use for it (heading or a
 # bold label at the start of a line). The first word is the one the format guide prescribes.
@@ -27,7 +29,9 @@ SECTIONS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("分析", ("分析", "原因")),
         ("解决步骤", ("解决", "处理步骤", "处理方法", "处理办法", "修复")),
     ],
-    "操作指南": [("操作步骤", ("步骤", "操作方法", "操作流程", "配置方法", "设置方法", "操作说明"))],
+    "操作指南": [
+        ("操作步骤", ("步骤", "操作方法", "操作流程", "配置方法", "设置方法", "操作说明"))
+    ],
     "常见问题": [("问题", ("问题", "提问", "疑问")), ("解答", ("解答", "回答", "答复"))],
 }
 NUMBERED_TYPES = ("操作指南", "故障处理")
@@ -68,11 +72,13 @@ def front_matter_readable(r: Rule, doc: Document, ctx: CheckContext) -> Iterator
         yield r.at(f"{doc.meta_error}。请按文章格式说明修正文件开头的 --- 信息块。", 1, 1)
     elif doc.meta is None:
         yield r.at(
-            "缺少 front matter：文件应以 --- 开头，写明标题、类型、分类、适用产品、摘要、可见范围和复审日期，"
+            "缺少 front matter：文件应以 --- 开头，"
+            "写明标题、类型、分类、适用产品、摘要、可见范围和复审日期，"
             "再以 --- 结束。",
             1,
             1,
-            fix="---\ntitle: \ntype: \ncategory: \nproducts: []\nsummary: \nvisibility: public\nreview_by: \n---\n",
+            fix="---\ntitle: \ntype: \ncategory: \nproducts: []\nsummary: \n"
+            "visibility: public\nreview_by: \n---\n",
         )
 
 
@@ -82,28 +88,43 @@ def _missing(doc: Document) -> list[str]:
     missing = []
     for key in REQUIRED:
         value = doc.meta.get(key)
-        if value is None or (isinstance(value, str | list) and not value) or (
-            isinstance(value, str) and not value.strip()
-        ):
-            missing.append(key)
-        elif key == "products" and not doc.meta_list("products"):
+        if (
+            value is None
+            or (isinstance(value, str | list) and not value)
+            or (isinstance(value, str) and not value.strip())
+        ) or (key == "products" and not doc.meta_list("products")):
             missing.append(key)
     return missing
 
 
+_HINTS = {
+    "products": "至少写一个适用产品（品牌 型号），如 products: [惠普 LaserJet Pro M1136 MFP]，"
+    "读者才能按产品找到本文",
+    "summary": "用一句话说明本文解决什么问题（不超过 200 字），它显示在搜索结果和列表中",
+    "type": "应为：" + "、".join(frontmatter.TYPES),
+    "category": "应为：" + "、".join(frontmatter.CATEGORIES),
+    "visibility": "public（公开）、registered（登录可见）或 restricted（受限）",
+}
+
+
+def _missing_message(key: str) -> str:
+    label = frontmatter.FIELD_LABELS[key]
+    extra = f"：{_HINTS[key]}" if key in _HINTS else ""
+    return f"缺少{label}（{key}）{extra}。"
+
+
 @rule("KB-STRUCT-002", "error", "front matter 缺少必填字段")
 def required_fields(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
-    hints = {
-        "products": "至少写一个适用产品（品牌 型号），如 products: [惠普 LaserJet Pro M1136 MFP]",
-        "summary": "用一句话说明本文解决什么问题（不超过 200 字）",
-        "type": "应为：" + "、".join(frontmatter.TYPES),
-        "category": "应为：" + "、".join(frontmatter.CATEGORIES),
-        "visibility": "public（公开）、registered（登录可见）或 restricted（受限）",
-    }
     for key in _missing(doc):
-        label = frontmatter.FIELD_LABELS[key]
-        extra = f"：{hints[key]}" if key in hints else ""
-        yield r.at(f"缺少{label}（{key}）{extra}。", doc.meta_line(key), 1)
+        if key in ESSENTIAL:
+            yield r.at(_missing_message(key), doc.meta_line(key), 1)
+
+
+@rule("KB-STRUCT-013", "warning", "front matter 不完整")
+def complete_fields(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
+    for key in _missing(doc):
+        if key not in ESSENTIAL:
+            yield r.at(_missing_message(key), doc.meta_line(key), 1)
 
 
 @rule("KB-STRUCT-003", "error", "front matter 字段值不合法")
@@ -120,7 +141,11 @@ def valid_fields(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]
             line = doc.meta_line(key) if key in frontmatter.FIELD_LABELS else 1
             yield r.at(f"{message}。", line, 1)
     category = doc.meta.get("category")
-    if isinstance(category, str) and category.strip() and category.strip() not in frontmatter.CATEGORIES:
+    if (
+        isinstance(category, str)
+        and category.strip()
+        and category.strip() not in frontmatter.CATEGORIES
+    ):
         yield r.at(
             f"未知的分类“{category.strip()}”，应为：" + "、".join(frontmatter.CATEGORIES) + "。",
             doc.meta_line("category"),
@@ -216,7 +241,8 @@ def numbered_steps(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Findin
     if len(ordered) >= 2:
         return
     yield r.at(
-        f"{doc.type}类文章要有编号步骤：请把操作写成编号列表（1. 2. 3.），每步一个动作，读者可以逐步照做。",
+        f"{doc.type}类文章要有编号步骤：请把操作写成编号列表（1. 2. 3.），"
+        "每步一个动作，读者可以逐步照做。",
         doc.meta_line("type"),
         1,
     )
@@ -239,18 +265,13 @@ def substance_minimum(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Fin
 
 @rule("KB-STRUCT-009", "warning", "空的小节")
 def empty_sections(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
-    lines = doc.body_lines
+    lines = [ln for ln in doc.body_lines if ln.kind != "blank"]
     for i, ln in enumerate(lines):
         if ln.kind != "heading":
             continue
-        empty = True
-        for nxt in lines[i + 1 :]:
-            if nxt.kind == "heading" and nxt.level <= ln.level:
-                break
-            if nxt.kind != "blank":
-                empty = False
-                break
-        if empty:
+        nxt = lines[i + 1] if i + 1 < len(lines) else None
+        # a section holding only deeper headings is not empty; one followed by a sibling is
+        if nxt is None or (nxt.kind == "heading" and nxt.level <= ln.level):
             yield r.at(
                 f"小节“{ln.content.strip()[:30]}”下没有内容。请补充内容，或删除这个标题。", ln.no, 1
             )

@@ -33,7 +33,8 @@ def review_by_past(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Findin
     when = doc.review_by()
     if when is not None and when < ctx.today:
         yield r.at(
-            f"复审日期 {when.isoformat()} 已过。请核对文章内容是否仍然准确（产品版本、界面、命令），"
+            f"复审日期 {when.isoformat()} 已过。"
+            "请核对文章内容是否仍然准确（产品版本、界面、命令），"
             "更新后把复审日期改到今天之后。",
             doc.meta_line("review_by"),
             1,
@@ -47,7 +48,8 @@ def review_by_far(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding
     limit = ctx.today + timedelta(days=ctx.thresholds.review_max_days)
     if when is not None and when > limit:
         yield r.at(
-            f"复审日期 {when.isoformat()} 距今超过两年。信创产品更新较快，请设在 {limit.isoformat()} 之前。",
+            f"复审日期 {when.isoformat()} 距今超过两年。"
+            f"信创产品更新较快，请设在 {limit.isoformat()} 之前。",
             doc.meta_line("review_by"),
             1,
             fix=f"review_by: {_suggested(ctx)}",
