@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_JSON_DEPTH": 20,
     "SEARCH_TIME_LIMIT": 2.0,
     "REQUEST_OVERDUE_DAYS": 5,
+    "REQUEST_HOLIDAYS": "",  # extra non-working days, e.g. "2026-10-01 2026-10-02"
+    "REQUEST_WORKDAYS": "",  # make-up working weekend days (调休)
+    "FEEDBACK_RATE_PER_VOTER": 10,  # votes a minute per browser or user
+    "FEEDBACK_RATE_PER_IP": 60,  # votes a minute per address (offices share one)
+    "INDEX_LOCK_TIMEOUT": 30.0,  # seconds a writer waits for Whoosh's lock
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -60,6 +66,17 @@ def _as_int(name: str, value: Any, low: int, high: int) -> int:
     if not low <= number <= high:
         raise ConfigError(f"配置项 {name} 的值 {number} 超出范围 {low}～{high}")
     return number
+
+
+def _as_dates(name: str, value: Any) -> list[str]:
+    items = value if isinstance(value, list | tuple) else str(value or "").replace(",", " ").split()
+    out: list[str] = []
+    for item in items:
+        try:
+            out.append(date.fromisoformat(str(item).strip()).isoformat())
+        except ValueError:
+            raise ConfigError(f"配置项 {name} 中的“{item}”不是 YYYY-MM-DD 格式的日期") from None
+    return out
 
 
 def load(config: dict[str, Any], instance_path: str, test_config: dict[str, Any] | None) -> None:
@@ -99,10 +116,17 @@ def load(config: dict[str, Any], instance_path: str, test_config: dict[str, Any]
     config["REQUEST_OVERDUE_DAYS"] = _as_int(
         "KB_REQUEST_OVERDUE_DAYS", config["REQUEST_OVERDUE_DAYS"], 1, 365
     )
-    try:
-        config["SEARCH_TIME_LIMIT"] = float(config["SEARCH_TIME_LIMIT"])
-    except (TypeError, ValueError):
-        raise ConfigError("配置项 KB_SEARCH_TIME_LIMIT 应为秒数") from None
+    for key in ("FEEDBACK_RATE_PER_VOTER", "FEEDBACK_RATE_PER_IP"):
+        config[key] = _as_int(f"KB_{key}", config[key], 1, 100_000)
+    for key in ("SEARCH_TIME_LIMIT", "INDEX_LOCK_TIMEOUT"):
+        try:
+            config[key] = float(config[key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"配置项 KB_{key} 应为秒数") from None
+        if not 0.05 <= config[key] <= 600:
+            raise ConfigError(f"配置项 KB_{key} 应在 0.05～600 秒之间")
+    for key in ("REQUEST_HOLIDAYS", "REQUEST_WORKDAYS"):
+        config[key] = _as_dates(f"KB_{key}", config[key])
     secure = _as_bool("KB_SECURE_COOKIES", config["SECURE_COOKIES"])
     config["SECURE_COOKIES"] = secure
     config["SESSION_COOKIE_SECURE"] = secure

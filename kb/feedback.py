@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb import audit
@@ -190,22 +191,22 @@ def vote(
             helpful=helpful,
             created_at=now,
         )
-        s.add(fb)
-    else:
-        if fb.helpful:
-            article.helpful_yes = max(0, (article.helpful_yes or 0) - 1)
-        else:
-            article.helpful_no = max(0, (article.helpful_no or 0) - 1)
-    if helpful:
-        article.helpful_yes = (article.helpful_yes or 0) + 1
-    else:
-        article.helpful_no = (article.helpful_no or 0) + 1
+        try:
+            with s.begin_nested():
+                s.add(fb)
+        except IntegrityError:
+            # the same reader's simultaneous first vote won the race: change that one instead
+            fb = _find_vote(s, article, user, visitor_id)
+            if fb is None:
+                raise
     fb.helpful = helpful
     fb.reason = reason
     fb.comment = comment
     fb.updated_at = now
     fb.revision_number = article.published_revision.number if article.published_revision else None
     s.flush()
+    # counted from the votes themselves, so two votes at once cannot lose one
+    article.helpful_yes, article.helpful_no = _vote_counts(s, article.id)
     if reason is not None:
         req = fb.request if fb.request_id else None
         if req is not None and req.status == "open":
@@ -235,6 +236,17 @@ def vote(
     audit.record(s, user, "feedback.vote", "article", article.slug, helpful=helpful, reason=reason)
     s.add(IndexTask(article_id=article.id))
     return fb
+
+
+def _vote_counts(s: Session, article_id: int) -> tuple[int, int]:
+    rows = dict(
+        s.execute(
+            select(Feedback.helpful, func.count())
+            .where(Feedback.article_id == article_id)
+            .group_by(Feedback.helpful)
+        ).all()
+    )
+    return rows.get(True, 0), rows.get(False, 0)
 
 
 def feedback_status(fb: Feedback) -> str:

@@ -10,7 +10,23 @@ def extra_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     paths.update(_search_paths())
     paths.update(_loop_paths())
+    paths.update(_checker_paths())
     return paths
+
+
+def _checker_paths() -> dict[str, Any]:
+    """Issue 4: the content checker, the same one the editor and submission use."""
+    from kb.openapi import _op
+
+    op = _op(
+        "内容检查：请求体为文章 Markdown（含 front matter），或 JSON {source} / {markdown, 各字段}；"
+        "返回 {findings: [{rule, severity, line, column, message, fix}]}",
+        params=["slug"],
+        body="text/markdown",
+        auth=True,
+    )
+    op["requestBody"]["content"]["application/json"] = {"schema": {"type": "object"}}
+    return {"/check": {"post": op}}
 
 
 def _search_paths() -> dict[str, Any]:

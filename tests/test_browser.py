@@ -106,7 +106,7 @@ def test_editor_sees_live_preview_and_checker_findings(server, browser):
     browser.get(server["base"] + "/login")
     browser.find_element(By.NAME, "username").send_keys("editor")
     browser.find_element(By.NAME, "password").send_keys(server["passwords"]["editor"])
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     wait(browser, EC.url_to_be(server["base"] + "/"))
     browser.get(server["base"] + "/editor/new")
     body = browser.find_element(By.ID, "markdown")

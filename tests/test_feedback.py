@@ -360,3 +360,22 @@ def test_the_inbox_link_revises_through_the_edit_form(app, login_as, make_articl
     mine = reader.get("/api/v1/feedback/mine").get_json()["results"][0]
     assert (mine["status"], mine["revision"]) == ("closed", 2)
     assert "选择 hplip 驱动" in text(reader.get(f"/articles/{slug}"))
+
+
+def test_editor_form_refuses_an_unknown_request_and_keeps_the_input(login_as, make_article, app):
+    from tests.conftest import get_article
+
+    make_article(slug="resolves-check")
+    editor = login_as("editor")
+    before = get_article(app, "resolves-check").working_revision_id
+    response = editor.post(
+        "/editor/resolves-check/edit",
+        data={
+            "title": "改过的标题", "type": "故障处理", "category": "打印与扫描",
+            "visibility": "public", "markdown": "## 现象\n\n新内容\n", "resolves": "99999",
+        },
+    )  # fmt: skip
+    page = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "修订请求 99999 不存在" in page and "改过的标题" in page
+    assert get_article(app, "resolves-check").working_revision_id == before

@@ -101,10 +101,14 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
         )  # fmt: skip
     try:
         draft = form_draft()
+        resolves = request.form.get("resolves", type=int)
+        if resolves is not None:
+            from kb import feedback
+
+            feedback.check_resolvable(s, actor(), article, resolves)
         ops.save(
             s, actor(), article, draft, message=request.form.get("message", ""),
-            max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
-            resolves_request_id=request.form.get("resolves", type=int),
+            max_bytes=current_app.config["MAX_MARKDOWN_BYTES"], resolves_request_id=resolves,
         )  # fmt: skip
         ops.commit(s)
     except KbError as err:
