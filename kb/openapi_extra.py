@@ -19,7 +19,8 @@ def _checker_paths() -> dict[str, Any]:
     from kb.openapi import _op
 
     op = _op(
-        "内容检查：请求体为文章 Markdown（含 front matter），或 JSON {source} / {markdown, 各字段}；"
+        "内容检查：请求体为文章 Markdown（含 front matter），"
+        "或 JSON {source} / {markdown, 各字段}；"
         "返回 {findings: [{rule, severity, line, column, message, fix}]}",
         params=["slug"],
         body="text/markdown",

@@ -3,48 +3,24 @@
 Implemented here in a few lines instead of depending on datasketch: a bottom-k sketch (the k
 smallest 64-bit hashes of an article's token shingles) needs one hash per shingle rather than
 k, and the Jaccard similarity of two articles is estimated from the k smallest hashes of the
-union. jieba is kb.checker's own: the global tokenizer with the domain dictionary, loaded once;
-kb/index has its own analyzer and the two stay independent.
+union. Tokens come from the index's segmenter (jieba with the domain dictionary), so a process
+loads jieba's ~90 MB dictionary once, not once for search and once for the checker.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-import tempfile
-import threading
 from collections.abc import Iterable
-from pathlib import Path
 
-USERDICT = Path(__file__).resolve().parent.parent / "index" / "data" / "userdict.txt"
+from kb.index.analyzer import segmenter
+
 _WORD = re.compile(r"[\w\u3400-\u9fff]")
-_lock = threading.Lock()
-_loaded = False
-
-
-def _jieba():  # type: ignore[no-untyped-def]
-    """jieba with its cache in the temp dir, quiet, with the domain dictionary (once)."""
-    global _loaded
-    import jieba
-
-    if not _loaded:
-        with _lock:
-            if not _loaded:
-                jieba.setLogLevel(logging.WARNING)
-                jieba.dt.tmp_dir = tempfile.gettempdir()
-                jieba.dt.cache_file = "kb-checker-jieba.cache"
-                if USERDICT.exists():
-                    # jieba leaves a file it opens itself unclosed; hand it one we close
-                    with USERDICT.open("rb") as words:
-                        jieba.load_userdict(words)
-                _loaded = True
-    return jieba
 
 
 def tokens(text: str) -> list[str]:
     """Word tokens (punctuation and spaces dropped, Latin lower-cased)."""
-    return [t.lower() for t in _jieba().lcut(text, HMM=False) if _WORD.search(t)]
+    return [t.lower() for t in segmenter().lcut(text, HMM=False) if _WORD.search(t)]
 
 
 def _hash(shingle: str) -> int:
