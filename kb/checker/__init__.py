@@ -148,10 +148,11 @@ def published_signatures(s: Any, th: Thresholds, actor: Any = None) -> list[Publ
     from kb.checker import similarity
 
     rows = list(s.execute(query))
+    scope = str(s.get_bind().url)
     missing = [
         r.published_revision_id
         for r in rows
-        if similarity.cached_signature(r.id, r.published_revision_id, None,
+        if similarity.cached_signature(r.id, r.published_revision_id, None, scope=scope,
                                        shingle=th.duplicate_shingle, size=th.minhash_size) is None
     ]  # fmt: skip
     bodies: dict[int, str] = {}
@@ -165,7 +166,7 @@ def published_signatures(s: Any, th: Thresholds, actor: Any = None) -> list[Publ
     for r in rows:
         sig = similarity.cached_signature(
             r.id, r.published_revision_id, bodies.get(r.published_revision_id),
-            shingle=th.duplicate_shingle, size=th.minhash_size,
+            shingle=th.duplicate_shingle, size=th.minhash_size, scope=scope,
         )  # fmt: skip
         if sig is not None:
             out.append(Published(r.slug, r.title, sig))

@@ -61,9 +61,16 @@ _CACHE_MAX = 50_000
 
 
 def cached_signature(
-    article_id: int, revision_id: int, body: str | None, *, shingle: int, size: int
+    article_id: int,
+    revision_id: int,
+    body: str | None,
+    *,
+    shingle: int,
+    size: int,
+    scope: str = "",
 ) -> tuple[int, ...] | None:
-    key = (article_id, revision_id, shingle, size)
+    """``scope`` names the database: ids repeat across databases (tests, a second instance)."""
+    key = (scope, article_id, revision_id, shingle, size)
     found = _cache.get(key)
     if found is not None or body is None:
         return found
