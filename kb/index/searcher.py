@@ -9,24 +9,22 @@ without bound — and runs under a time limit.
 
 from __future__ import annotations
 
+import heapq
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import combinations, islice
+from itertools import islice
 from typing import Any
 
 from markupsafe import Markup, escape
-from whoosh import highlight
-from whoosh.collectors import FilterCollector, TimeLimit
-from whoosh.query import And, Every, NullQuery, Or, Phrase, Query, Term
-from whoosh.sorting import Count, FieldFacet
+from whoosh.query import And, Or, Phrase, Query, Term
 
 from kb.errors import KbError
-from kb.index import synonyms, writer
+from kb.index import bitsets, ranker, synonyms, writer
 from kb.index.analyzer import normalise, precise_words, tokens
-from kb.index.schema import SEARCH_FIELDS, brand_of
+from kb.index.schema import PINYIN_BOOST, SEARCH_FIELDS, brand_of
 
 MAX_QUERY_CHARS = 200
 MAX_WORDS = 12
@@ -37,13 +35,7 @@ FILTER_FIELDS = {
     "product": "brand",
     "enterprise": "enterprise",
 }
-FACETS = {
-    "type": FieldFacet("type", maptype=Count),
-    "category": FieldFacet("category", maptype=Count),
-    "product": FieldFacet("brand", allow_overlap=True, maptype=Count),
-    "enterprise": FieldFacet("enterprise", maptype=Count),
-}
-PHRASE_FIELDS = {"title": 4.0, "body": 1.5}
+PHRASE_FIELDS = {"title": 4.0, "keywords": 2.0}
 
 
 class SearchError(KbError):
@@ -80,101 +72,6 @@ class ResultPage:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
-
-
-class _MarkFormatter(highlight.Formatter):
-    """``<mark>`` around matches; every other character escaped by markupsafe.
-
-    With ``window``, a fragment is cut to that many characters starting a little before its
-    first match: Whoosh's pinpoint fragments merge neighbouring matches into long runs.
-    """
-
-    between = "…"
-
-    def __init__(self, window: int | None = None, lead: int = 30) -> None:
-        self.window = window
-        self.lead = lead
-
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return f"<mark>{escape(highlight.get_text(text, token, replace))}</mark>"
-
-    def format_fragment(self, fragment: Any, replace: bool = False) -> str:
-        text = fragment.text
-        start, end = fragment.startchar, fragment.endchar
-        matches = [t for t in fragment.matches if t.startchar is not None]
-        if self.window and matches:
-            start = max(start, matches[0].startchar - self.lead)
-            end = min(end, start + self.window)
-        output: list[str] = ["…" if start > 0 else ""]
-        index = start
-        for t in matches:
-            if t.startchar < index or t.endchar > end:
-                continue
-            output.append(str(escape(text[index : t.startchar])))
-            output.append(self.format_token(text, t, replace))
-            index = t.endchar
-        output.append(str(escape(text[index:end])))
-        if end < len(text):
-            output.append("…")
-        return "".join(output)
-
-    def format(self, fragments: list[Any], replace: bool = False) -> str:
-        parts = [self.format_fragment(f, replace) for f in fragments]
-        # one ellipsis between two fragments, not one from each side
-        return "".join(p if i == 0 else p.removeprefix("…") for i, p in enumerate(parts))
-
-
-_SNIPPETS = highlight.Highlighter(
-    fragmenter=highlight.PinpointFragmenter(maxchars=140, surround=50, autotrim=True),
-    formatter=_MarkFormatter(window=90),
-)
-_TITLES = highlight.Highlighter(fragmenter=highlight.WholeFragmenter(), formatter=_MarkFormatter())
-
-
-class BoundedFilterCollector(FilterCollector):
-    """Permission filter and time limit in one loop.
-
-    Whoosh's TimeLimitCollector iterates its child's matches and collects them directly, so a
-    FilterCollector wrapped inside it is skipped and the ACL filter silently stops applying;
-    wrapped outside it, the time limit is skipped instead. Both checks live here.
-    """
-
-    def __init__(self, child: Any, allow: Any, timelimit: float) -> None:
-        super().__init__(child, allow=allow)
-        self.timelimit = timelimit
-        self._deadline = 0.0
-
-    def prepare(self, top_searcher: Any, q: Any, context: Any) -> None:
-        self.child.prepare(top_searcher, q, context)
-        self._allow = allowed_docs(top_searcher, self.allow)
-        self._restrict = None
-        self.filtered_count = 0
-        self._deadline = time.monotonic() + self.timelimit
-
-    def collect_matches(self) -> None:
-        child = self.child
-        allow = self._allow
-        offset = self.offset
-        deadline = self._deadline
-        for n, sub_docnum in enumerate(child.matches()):
-            if not n & 63 and time.monotonic() > deadline:
-                raise TimeLimit
-            if allow is None or offset + sub_docnum in allow:
-                child.collect(sub_docnum)
-
-
-def allowed_docs(top_searcher: Any, allow: Query) -> Any:
-    """The document set a filter allows, cached on the searcher: the ACL filter of a reader
-    is the same on every query, and walking its postings costs more than most searches.
-    A new searcher (after any index change) starts with an empty cache."""
-    cache = top_searcher.__dict__.setdefault("_kb_allowed", {})
-    key = repr(allow)
-    docs = cache.get(key)
-    if docs is None:
-        if len(cache) > 256:
-            cache.clear()
-        docs = cache[key] = top_searcher._filter_to_comb(allow)
-    return docs
 
 
 # ---- searchers: one per thread, refreshed cheaply, reopened when a rebuild swaps folders ----
@@ -253,70 +150,86 @@ def parse(q: str) -> ParsedQuery:
 
 
 def _field_terms(word: str, weight: float) -> list[Query]:
-    return [Term(f, word, boost=b * weight) for f, b in SEARCH_FIELDS.items() if f != "pinyin"]
+    return [Term(f, word, boost=b * weight) for f, b in SEARCH_FIELDS.items()]
 
 
-def _alternative(words: tuple[str, ...], weight: float) -> Query:
-    if len(words) == 1:
-        return Or(_field_terms(words[0], weight))
-    return Or(
-        [
-            Phrase(f, list(words), slop=1, boost=b * weight)
-            for f, b in SEARCH_FIELDS.items()
-            if f != "pinyin"
-        ]
-    )
+@dataclass
+class Concept:
+    """One query word with everything that counts as it: its fields, sub-words, single-word
+    synonyms and pinyin (``leaves``), and multi-word synonyms (``groups``: all words needed)."""
+
+    leaves: list[tuple[str, str, float]]
+    groups: list[tuple[str, ...]] = field(default_factory=list)
+
+    def query(self) -> Query:
+        parts: list[Query] = [Term(f, t, boost=b) for f, t, b in self.leaves]
+        for words in self.groups:
+            parts.append(And([Or(_field_terms(w, 0.4)) for w in words]))
+        return Or(parts) if len(parts) > 1 else parts[0]
+
+    def bits(self, sets: bitsets.DocSets) -> int:
+        found = sets.any_of((f, t) for f, t, _b in self.leaves)
+        for words in self.groups:
+            group = sets.live
+            for w in words:
+                group &= sets.any_of((f, w) for f in SEARCH_FIELDS)
+            found |= group
+        return found
 
 
-def _concept(word: str, synonym_map: dict[str, list[tuple[str, ...]]]) -> Query:
-    """Everything that counts as this word: itself, its sub-words, synonyms, pinyin."""
-    parts: list[Query] = list(_field_terms(word, 1.0))
-    subs = [t for t, _p, _s, _e in tokens(word) if t != word][:3]
-    parts.extend(
-        Term(f, sub, boost=b * 0.3)
-        for sub in subs
-        for f, b in SEARCH_FIELDS.items()
-        if f in ("title", "body")
-    )
-    for alt in synonym_map.get(word, [])[:4]:
-        parts.append(_alternative(alt, 0.8))
+def _concept(word: str, synonym_map: dict[str, list[tuple[str, ...]]]) -> Concept:
+    leaves = [(f, word, b) for f, b in SEARCH_FIELDS.items()]
+    leaves += [("body", sub, 0.3) for sub in [t for t, _p, _s, _e in tokens(word) if t != word][:2]]
+    concept = Concept(leaves)
+    for alt in synonym_map.get(word, [])[:3]:
+        if len(alt) == 1:
+            concept.leaves += [(f, alt[0], b * 0.8) for f, b in SEARCH_FIELDS.items()]
+        else:
+            concept.groups.append(alt)
     if word.isascii() and word.isalpha() and len(word) >= 2:
-        parts.append(Term("pinyin", word, boost=SEARCH_FIELDS["pinyin"]))
-    return Or(parts)
+        concept.leaves.append(("pinyin", word, PINYIN_BOOST))
+    return concept
 
 
-def _required_phrase(words: list[str]) -> Query:
+def concepts_of(
+    parsed: ParsedQuery, synonym_map: dict[str, list[tuple[str, ...]]]
+) -> list[Concept]:
+    concepts = [_concept(w, synonym_map) for w in parsed.words]
+    for i, (a, b) in enumerate(zip(parsed.words, parsed.words[1:], strict=False)):
+        # two-word synonyms ("统信 uos") and pinyin typed with spaces ("neicun yichu")
+        concepts[i].groups.extend(synonym_map.get(f"{a} {b}", [])[:2])
+        if (a + b).isascii() and (a + b).isalpha():
+            concepts[i].leaves.append(("pinyin", a + b, PINYIN_BOOST))
+    return concepts
+
+
+def leaves_of(concepts: list[Concept]) -> list[ranker.Leaf]:
+    """Every scored term of the query, tagged with the word it stands for."""
+    out: list[ranker.Leaf] = []
+    for index, concept in enumerate(concepts):
+        out.extend(ranker.Leaf(f, t, b, index) for f, t, b in concept.leaves)
+        for words in concept.groups:
+            out.extend(
+                ranker.Leaf(f, w, b * 0.4, index) for w in words for f, b in SEARCH_FIELDS.items()
+            )
+    return out
+
+
+def required_phrase(words: list[str]) -> Query:
     if len(words) == 1:
         return Or(_field_terms(words[0], 1.0))
-    return Or([Phrase(f, words, slop=1) for f in PHRASE_FIELDS])
+    return Or([Phrase(f, words, slop=1) for f in SEARCH_FIELDS])
 
 
-def build_query(parsed: ParsedQuery, synonym_map: dict[str, list[tuple[str, ...]]]) -> Query:
-    """Any word may match; all words, most words, phrases and titles score higher."""
-    concepts = [_concept(w, synonym_map) for w in parsed.words]
-    # two-word synonyms ("统信 uos") are matched as a pair of adjacent words too
-    for a, b in zip(parsed.words, parsed.words[1:], strict=False):
-        for alt in synonym_map.get(f"{a} {b}", [])[:3]:
-            concepts.append(_alternative(alt, 0.8))
-    required = [_required_phrase(p) for p in parsed.phrases]
-    if not concepts and not required:
-        return NullQuery
-    clauses: list[Query] = []
-    if concepts:
-        n = len(parsed.words)
-        clauses.append(Or(concepts))
-        if n > 1:
-            clauses.append(And(concepts[:n], boost=2.0))
-        if 3 <= n <= 5:
-            clauses.extend(And(list(c), boost=1.0) for c in combinations(concepts[:n], n - 1))
-        if n > 1:
-            clauses.extend(
-                Phrase(f, parsed.words, slop=2, boost=b) for f, b in PHRASE_FIELDS.items()
-            )
-    query: Query = Or(clauses) if len(clauses) > 1 else clauses[0] if clauses else Every()
-    if required:
-        query = And([query, *required]) if concepts else And(required)
-    return query
+def needed(n: int) -> int:
+    """How many of n query words a result must contain: all of one or two, most of more.
+
+    Colloquial questions carry words no article uses (装, 来, 电脑); requiring all of them
+    finds nothing for about half of real questions, requiring any floods the page."""
+    return 1 if n <= 2 else (n + 1) // 2
+
+
+MAX_CORE = 6  # the most selective words decide what matches; the rest only add to scores
 
 
 def acl_filter(visible_terms: list[str], filters: dict[str, str]) -> Query:
@@ -355,64 +268,88 @@ def search(
     result = ResultPage(
         query=parsed.text, total=0, page=page, per_page=per_page, notice=parsed.notice
     )
+    deadline = time.monotonic() + time_limit
     s = searcher()
     if s is None:
         return result
-    if parsed.words or parsed.phrases:
-        query = build_query(parsed, synonyms.mapping(s_db))
+    sets = bitsets.for_searcher(s, str(writer.root()))
+    scope = sets.live & sets.any_of(("acl", t) for t in visible_terms)
+    for name, value in filters.items():
+        fieldname = FILTER_FIELDS[name]
+        scope &= sets.term(fieldname, brand_of(value) if fieldname == "brand" else value)
+    required = [required_phrase(p) for p in parsed.phrases]
+    for phrase in required:
+        scope &= sets.from_query(phrase, s)
+    if parsed.words:
+        concepts = concepts_of(parsed, synonyms.mapping(s_db))
+        bits = [c.bits(sets) for c in concepts]
+        order = sorted(range(len(concepts)), key=lambda i: bits[i].bit_count())
+        core_ids = order[:MAX_CORE]
+        core_bits = [bits[i] for i in core_ids]
+        m = needed(len(core_ids))
+        candidates = at_least_in(core_bits, m, scope)
+        while not candidates and m > 1:  # something rather than nothing
+            m -= 1
+            candidates = at_least_in(core_bits, m, scope)
+        leaves = leaves_of(concepts)
     else:
-        query = Every()
+        candidates = scope
+        leaves = []
+        core_bits, m = [], 1
         if sort == "relevance":
             sort = "newest"
-    sortedby: Any = None
-    if sort == "newest":
-        sortedby = "updated"
-    elif sort == "helpful":
-        sortedby = ["helpful", "updated"]
-    collector = s.collector(
-        limit=page * per_page,
-        sortedby=sortedby,
-        reverse=sort != "relevance",
-        groupedby=FACETS,
-        terms=True,
-    )
-    limited = BoundedFilterCollector(collector, acl_filter(visible_terms, filters), time_limit)
-    try:
-        s.search_with_collector(query, limited)
-    except TimeLimit:
-        result.timed_out = True
-        result.notice = "搜索用时过长，只显示部分结果；请换用更具体的词。"
-    results = limited.results()
-    result.total = len(results)
-    for name in FACETS:
-        try:
-            groups = results.groups(name)
-        except KeyError:
-            groups = {}
-        result.facets[name] = dict(sorted(groups.items(), key=lambda kv: (-kv[1], str(kv[0]))))
-    start = (page - 1) * per_page
-    for hit in islice(results, start, start + per_page):
-        result.hits.append(_hit(hit))
-    if result.total < 3 and parsed.words:
+    result.total = candidates.bit_count()
+    for name, fieldname in FILTER_FIELDS.items():
+        found = sets.counts(fieldname, candidates)
+        result.facets[name] = dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+    if not candidates:
+        if parsed.words and time.monotonic() < deadline:
+            result.suggestion = suggest_correction(parsed, visible_terms)
+        return result
+    wanted = page * per_page
+    ids = sets.ids(candidates)
+    if sort == "relevance":
+        scores = ranker.rank(s, sets, leaves, len(parsed.words), candidates)
+        if 1 < len(parsed.words) <= 4:  # the words as a phrase in the title
+            phrase = Phrase("title", parsed.words, slop=2)
+            for doc in sets.ids(sets.from_query(phrase, s) & candidates):
+                scores[doc] = scores.get(doc, 0.0) * PHRASE_FIELDS["title"] / 2
+        top = heapq.nlargest(wanted, ids, key=lambda d: (scores.get(d, 0.0), -d))
+    else:
+        updated = s.reader().column_reader("updated")
+        if sort == "helpful":
+            helpful = s.reader().column_reader("helpful")
+            top = heapq.nlargest(wanted, ids, key=lambda d: (helpful[d], updated[d], d))
+        else:
+            top = heapq.nlargest(wanted, ids, key=lambda d: (updated[d], d))
+    texts = {leaf.text for leaf in leaves}
+    for doc in top[(page - 1) * per_page :]:
+        result.hits.append(_hit(s, doc, texts))
+    if result.total < 3 and parsed.words and time.monotonic() < deadline:
         result.suggestion = suggest_correction(parsed, visible_terms)
     return result
 
 
-def _hit(hit: Any) -> Hit:
-    fields = hit.fields()
+def at_least_in(sets: list[int], m: int, scope: int) -> int:
+    return bitsets.at_least(sets, m) & scope if sets else 0
+
+
+def _hit(s: Any, doc: int, texts: set[str]) -> Hit:
+    fields = s.stored_fields(doc)
     title = fields["title"]
-    title_html = _TITLES.highlight_hit(hit, "title", minscore=1) or str(escape(title))
-    snippet = _SNIPPETS.highlight_hit(hit, "body", top=2, minscore=1) or _SNIPPETS.highlight_hit(
-        hit, "summary", top=1, minscore=1
-    )
-    if not snippet:
-        snippet = str(escape((fields.get("summary") or fields.get("body", ""))[:140]))
+    body = fields.get("body", "")
+    title_html = Markup(ranker.mark(title, ranker.spans(title, texts)))
+    body_spans = ranker.spans(body, texts)
+    if body_spans:
+        snippet_html = ranker.snippet(body, body_spans)
+    else:  # matched only in products, tags or headings: the summary says what it is
+        snippet_html = Markup(escape((fields.get("summary") or body)[:140]))
     yes, no = fields.get("helpful_votes") or [0, 0]
     return Hit(
         slug=fields["slug"],
         title=title,
-        title_html=Markup(title_html),
-        snippet_html=Markup(snippet),
+        title_html=title_html,
+        snippet_html=snippet_html,
         type=fields["type"],
         category=fields["category"],
         products=list(fields.get("product_list") or []),
@@ -520,7 +457,7 @@ def type_ahead(q: str, visible_terms: list[str], limit: int = 8) -> list[dict[st
     s = searcher()
     if s is None or not words:
         return []
-    fields = {"title": 3.0, "products": 2.0, "tags": 1.0}
+    fields = {"title": 3.0, "keywords": 1.0}
     concepts: list[Query] = [
         Or([Term(f, w, boost=b) for f, b in fields.items()] + [Term("pinyin", w)])
         for w in words[:-1]
@@ -529,7 +466,7 @@ def type_ahead(q: str, visible_terms: list[str], limit: int = 8) -> list[dict[st
     alternatives: list[Query] = [Term(f, last, boost=b) for f, b in fields.items()]
     if last.isascii() and last.isalnum():
         # bounded: at most 20 completions of a partly typed pinyin or model number
-        for fieldname in ("pinyin", "products"):
+        for fieldname in ("pinyin", "keywords"):
             alternatives.extend(
                 Term(fieldname, t) for t in islice(s.reader().expand_prefix(fieldname, last), 20)
             )
