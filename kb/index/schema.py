@@ -7,6 +7,7 @@ ACL terms are indexed so the searcher can AND the reader's visibility into every
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 import re
 from typing import Any
 
@@ -18,7 +19,7 @@ from kb.index.analyzer import ChineseAnalyzer, precise_words
 from kb.models import Article
 from kb.permissions.policy import document_acl
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Three scored fields, not one per front-matter key: every field multiplies the term matchers
 # of every query word, and Whoosh scores them in pure Python (six fields cost 2 s at 10k).
 SEARCH_FIELDS = {  # field → boost (BM25F weights)
@@ -35,9 +36,10 @@ def make_schema() -> Schema:
     return Schema(
         aid=ID(stored=True, unique=True),
         slug=ID(stored=True),
-        title=TEXT(analyzer=chinese, stored=True, chars=True),
+        # no stored character offsets: highlights are found by string search (ranker.spans)
+        title=TEXT(analyzer=chinese, stored=True),
         keywords=TEXT(analyzer=chinese),
-        body=TEXT(analyzer=chinese, stored=True, chars=True),
+        body=TEXT(analyzer=chinese, stored=True),
         summary=STORED,
         pinyin=TEXT(analyzer=spaced, phrase=False),
         type=ID(stored=True, sortable=True),
@@ -58,14 +60,18 @@ def brand_of(product: str) -> str:
     return product.strip().split(" ", 1)[0][:40]
 
 
+@lru_cache(maxsize=50_000)
+def _pinyin(word: str) -> tuple[str, str]:
+    return "".join(lazy_pinyin(word)), "".join(lazy_pinyin(word, style=Style.FIRST_LETTER))
+
+
 def pinyin_terms(*texts: str) -> str:
     """Full pinyin and initials of every Chinese word (dayinji, dyj), space separated."""
     out: list[str] = []
     for text in texts:
         for word in precise_words(text):
             if any("\u3400" <= ch <= "\u9fff" for ch in word):
-                out.append("".join(lazy_pinyin(word)))
-                out.append("".join(lazy_pinyin(word, style=Style.FIRST_LETTER)))
+                out.extend(_pinyin(word))
     return " ".join(dict.fromkeys(t for t in out if t.isascii() and t.isalnum()))
 
 
