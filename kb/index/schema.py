@@ -7,8 +7,8 @@ ACL terms are indexed so the searcher can AND the reader's visibility into every
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 import re
+from functools import lru_cache
 from typing import Any
 
 from pypinyin import Style, lazy_pinyin
