@@ -207,8 +207,9 @@ def child_rebuild(data_dir: Path, procs: int) -> dict[str, Any]:
     }
 
 
-FTS_COLUMNS = ("title", "summary", "headings", "body", "products", "tags")
-FTS_WEIGHTS = "0.0, 5.0, 2.0, 2.0, 1.0, 3.0, 2.5"  # slug (unindexed), then as kb's SEARCH_FIELDS
+FTS_COLUMNS = ("title", "keywords", "body")
+FTS_WEIGHTS = "0.0, 5.0, 2.5, 1.0"  # slug (unindexed), then as kb's SEARCH_FIELDS
+INSERT_DOC = f"INSERT INTO doc VALUES ({', '.join('?' * (1 + len(FTS_COLUMNS)))})"
 _RUNS = re.compile(r"[\u3400-\u9fff]+|[a-z0-9][a-z0-9._:/+-]*")
 
 
@@ -254,13 +255,13 @@ def child_fts5_build(data_dir: Path, fts_path: Path) -> dict[str, Any]:
             batch.append((d["slug"], *(d[c] for c in FTS_COLUMNS)))
             if len(batch) >= 1000:
                 t = time.perf_counter()
-                con.executemany(f"INSERT INTO doc VALUES ({', '.join('?' * 7)})", batch)
+                con.executemany(INSERT_DOC, batch)
                 insert_seconds += time.perf_counter() - t
                 n += len(batch)
                 batch = []
         t = time.perf_counter()
         if batch:
-            con.executemany(f"INSERT INTO doc VALUES ({', '.join('?' * 7)})", batch)
+            con.executemany(INSERT_DOC, batch)
             n += len(batch)
         con.commit()
         insert_seconds += time.perf_counter() - t
@@ -284,7 +285,8 @@ def child_fts5_query(fts_path: Path, queries_file: Path, publishes: int) -> dict
     queries = json.loads(queries_file.read_text(encoding="utf-8"))
     con = sqlite3.connect(fts_path)
     sql = (
-        "SELECT slug, title, snippet(doc, 4, '<mark>', '</mark>', '…', 24) FROM doc "
+        f"SELECT slug, title, snippet(doc, {1 + FTS_COLUMNS.index('body')}, "
+        "'<mark>', '</mark>', '…', 24) FROM doc "
         f"WHERE doc MATCH ? ORDER BY bm25(doc, {FTS_WEIGHTS}) LIMIT 10"
     )
     for q in queries[:20]:  # warm the page cache like kb's warm-up
@@ -305,8 +307,8 @@ def child_fts5_query(fts_path: Path, queries_file: Path, publishes: int) -> dict
         word = f"ftspub{i}x{secrets.token_hex(4)}"
         started = time.perf_counter()
         con.execute(
-            "INSERT INTO doc VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (f"fts-pub-{i}", f"发布测试 {i}", "", "", f"{body} {word}", "", ""),
+            "INSERT INTO doc VALUES (?, ?, ?, ?)",
+            (f"fts-pub-{i}", f"发布测试 {i}", "", f"{body} {word}"),
         )
         con.commit()
         deadline = started + 5
@@ -549,13 +551,12 @@ def http_latency(
 
 def doc_prep_breakdown(app: Any, n: int = 300) -> dict[str, float]:
     """Per-document cost of what a build does besides writing postings (ms per document)."""
-    from kb import db, render
+    from kb import db
     from kb.index import analyzer, schema, writer
 
     with app.app_context():
         arts = [a for _, a in zip(range(n), writer._published(db.session()), strict=False)]
         analyzer.segmenter()
-        render.render.cache_clear()
 
         def timed(fn: Any) -> float:
             started = time.perf_counter()
@@ -564,15 +565,13 @@ def doc_prep_breakdown(app: Any, n: int = 300) -> dict[str, float]:
             return round((time.perf_counter() - started) * 1000 / len(arts), 2)
 
         body = lambda a: a.published_revision.body  # noqa: E731
-        out = {"render (markdown + bleach)": timed(lambda a: render.render(body(a)))}
-        out["plain_text (render cached + bleach)"] = timed(lambda a: render.plain_text(body(a)))
+        out = {"plain_text (regex, no render)": timed(lambda a: schema.plain_text(body(a)))}
         out["pinyin_terms"] = timed(lambda a: schema.pinyin_terms(a.title, *a.products, *a.tags))
-        render.render.cache_clear()
         docs = []
         out["document_for (all of the above)"] = timed(
             lambda a: docs.append(schema.document_for(a))
         )
-        fields = ("title", "summary", "headings", "body", "products", "tags")
+        fields = ("title", "keywords", "body")
         started = time.perf_counter()
         tokens = 0
         for d in docs:

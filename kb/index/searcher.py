@@ -1,10 +1,13 @@
 """Search: the reader's question → a permission-scoped page of results with facets,
 highlights and a "您是不是要找" suggestion.
 
-Every query is ANDed with the reader's ACL terms *inside* Whoosh (``filter=``), so totals,
-facets, snippets and suggestions never count what the reader may not see. The query is built
-here from analysed words — no query parser, so no wildcard, prefix or fuzzy syntax can expand
-without bound — and runs under a time limit.
+Each query word becomes a *concept* (the word in title, keywords and body, its sub-words,
+synonyms and pinyin). Document sets from kb.index.bitsets give, in C-speed integer operations,
+the reader's scope (ACL terms and filters), the candidates (documents with most of the words)
+and so the exact total and facet counts — computed only over what the reader may see, before
+anything is ranked. kb.index.ranker scores the candidates and highlights the page. No query
+parser is involved, so no wildcard, prefix or fuzzy syntax can expand without bound; phrase
+and suggestion look-ups go through Whoosh with the same ACL as a filter.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ FILTER_FIELDS = {
     "product": "brand",
     "enterprise": "enterprise",
 }
-PHRASE_FIELDS = {"title": 4.0, "keywords": 2.0}
+TITLE_PHRASE_BOOST = 2.0  # the query words as a phrase in the title
 
 
 class SearchError(KbError):
@@ -161,12 +164,6 @@ class Concept:
     leaves: list[tuple[str, str, float]]
     groups: list[tuple[str, ...]] = field(default_factory=list)
 
-    def query(self) -> Query:
-        parts: list[Query] = [Term(f, t, boost=b) for f, t, b in self.leaves]
-        for words in self.groups:
-            parts.append(And([Or(_field_terms(w, 0.4)) for w in words]))
-        return Or(parts) if len(parts) > 1 else parts[0]
-
     def bits(self, sets: bitsets.DocSets) -> int:
         found = sets.any_of((f, t) for f, t, _b in self.leaves)
         for words in self.groups:
@@ -222,7 +219,8 @@ def required_phrase(words: list[str]) -> Query:
 
 
 def needed(n: int) -> int:
-    """How many of n query words a result must contain: all of one or two, most of more.
+    """How many of n query words a result must contain: one of one or two, half of more
+    (documents with more of them rank higher, see ranker.rank).
 
     Colloquial questions carry words no article uses (装, 来, 电脑); requiring all of them
     finds nothing for about half of real questions, requiring any floods the page."""
@@ -313,7 +311,7 @@ def search(
         if 1 < len(parsed.words) <= 4:  # the words as a phrase in the title
             phrase = Phrase("title", parsed.words, slop=2)
             for doc in sets.ids(sets.from_query(phrase, s) & candidates):
-                scores[doc] = scores.get(doc, 0.0) * PHRASE_FIELDS["title"] / 2
+                scores[doc] = scores.get(doc, 0.0) * TITLE_PHRASE_BOOST
         top = heapq.nlargest(wanted, ids, key=lambda d: (scores.get(d, 0.0), -d))
     else:
         updated = s.reader().column_reader("updated")
