@@ -79,6 +79,11 @@ def _close_session(_exc: BaseException | None) -> None:
         sess.close()
 
 
+def new_session() -> Session:
+    """A separate session the caller must close (see ``fresh_session`` for a with-block)."""
+    return current_app.extensions["kb_sessionmaker"]()
+
+
 @contextmanager
 def fresh_session() -> Iterator[Session]:
     """A separate session, for work that must commit independently of the request's."""

@@ -101,50 +101,51 @@ def _apply(writer: Any, s: Session, article_ids: set[int]) -> None:
             writer.delete_by_term("aid", str(aid))
 
 
+def _pending(s: Session) -> list[tuple[int, int]]:
+    query = select(IndexTask.id, IndexTask.article_id).order_by(IndexTask.id).limit(BATCH)
+    return [(tid, aid) for tid, aid in s.execute(query)]
+
+
 def drain(s: Session | None = None) -> int:
-    """Apply pending index tasks; returns how many articles were written or removed."""
+    """Apply pending index tasks; returns how many articles were written or removed.
+
+    Works in a session of its own (``s`` is accepted for callers' convenience and not used):
+    what it reads must be a snapshot taken *after* it holds Whoosh's lock. A snapshot from
+    before the wait — SQLite in WAL mode keeps a read transaction's view — can predate a
+    change another process has since indexed and dequeued, and writing that stale view would
+    undo it (seen as a published article missing from the index under four writers).
+    """
     ix = open_current()
     if ix is None:
         return 0
-    s = s or db.session()
     applied = 0
-    while True:
-        tasks = list(
-            s.execute(
-                select(IndexTask.id, IndexTask.article_id).order_by(IndexTask.id).limit(BATCH)
-            )
-        )
-        if not tasks:
-            return applied
-        try:
-            writer = ix.writer(timeout=_lock_timeout(), compound=False)
-        except LockError:
-            log.warning("index writer lock busy; %d task(s) stay queued", len(tasks))
-            return applied
-        try:
-            # Re-read after taking the lock: another process may have applied them meanwhile.
-            tasks = list(
-                s.execute(
-                    select(IndexTask.id, IndexTask.article_id).order_by(IndexTask.id).limit(BATCH)
-                )
-            )
-            s.expire_all()
-            ids = {aid for _tid, aid in tasks}
-            _apply(writer, s, ids)
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
-        # A rebuild started meanwhile reads the database after this point and will miss
-        # nothing, but it must not lose these tasks if its snapshot predates them: keep them.
-        if not _rebuilding(root()):
-            s.execute(delete(IndexTask).where(IndexTask.id.in_([tid for tid, _aid in tasks])))
-            s.commit()
-        else:
-            s.rollback()
-            return applied + len(ids)
-        applied += len(ids)
-        s.expire_all()
+    with db.fresh_session() as ds:
+        while True:
+            tasks = _pending(ds)
+            ds.rollback()  # end this snapshot before waiting for the lock
+            if not tasks:
+                return applied
+            try:
+                writer = ix.writer(timeout=_lock_timeout(), compound=False)
+            except LockError:
+                log.warning("index writer lock busy; %d task(s) stay queued", len(tasks))
+                return applied
+            try:
+                tasks = _pending(ds)  # a fresh snapshot, taken while holding the lock
+                ids = {aid for _tid, aid in tasks}
+                _apply(writer, ds, ids)
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+            # A rebuild running meanwhile may have read the database before these changes:
+            # keep the tasks so the drain after its swap applies them to the new index.
+            if _rebuilding(root()):
+                ds.rollback()
+                return applied + len(ids)
+            ds.execute(delete(IndexTask).where(IndexTask.id.in_([tid for tid, _aid in tasks])))
+            ds.commit()
+            applied += len(ids)
 
 
 def drain_quietly() -> None:
@@ -167,15 +168,20 @@ def _published(s: Session) -> Iterator[Article]:
 
 
 def rebuild(s: Session | None = None, *, procs: int = 1) -> dict[str, Any]:
-    """Build a complete index in a new folder, swap it in, then apply what changed meanwhile."""
-    s = s or db.session()
+    """Build a complete index in a new folder, swap it in, then apply what changed meanwhile.
+
+    Reads through a session of its own whose snapshot starts after the REBUILDING mark
+    exists, so every task it dequeues is one whose change that snapshot contains (``s`` is
+    accepted for callers' convenience and not used).
+    """
     base = root()
     base.mkdir(parents=True, exist_ok=True)
     mark = base / REBUILD_MARK
     mark.write_text(str(os.getpid()), encoding="utf-8")
     started = time.perf_counter()
+    rs = db.new_session()
     try:
-        last_task = s.scalar(select(func.max(IndexTask.id))) or 0
+        last_task = rs.scalar(select(func.max(IndexTask.id))) or 0
         name = "ix-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         folder = base / name
         folder.mkdir()
@@ -188,7 +194,7 @@ def rebuild(s: Session | None = None, *, procs: int = 1) -> dict[str, Any]:
         writer = ix.writer(**options)
         count = 0
         try:
-            for article in _published(s):
+            for article in _published(rs):
                 writer.add_document(**document_for(article))
                 count += 1
             writer.commit()
@@ -197,12 +203,13 @@ def rebuild(s: Session | None = None, *, procs: int = 1) -> dict[str, Any]:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         _swap(base, name)
-        s.execute(delete(IndexTask).where(IndexTask.id <= last_task))
-        s.commit()
+        rs.execute(delete(IndexTask).where(IndexTask.id <= last_task))
+        rs.commit()
     finally:
+        rs.close()
         mark.unlink(missing_ok=True)
     _remove_old(base, keep={name})
-    drain(s)
+    drain()
     seconds = time.perf_counter() - started
     return {"folder": str(folder), "documents": count, "seconds": seconds}
 
