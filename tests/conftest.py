@@ -4,6 +4,7 @@ client, the CLI runner, and factories for organisations, users and articles."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,8 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kb import create_app, db
 from kb import articles as ops
+from kb import create_app, db
 from kb.accounts import SYSTEM, create_org, create_user
 from kb.frontmatter import ArticleDraft
 from kb.models import Article
@@ -57,21 +58,19 @@ def _cheap_password_hashes() -> Iterator[None]:
     patch.undo()
 
 
-@pytest.fixture
-def app_config(tmp_path: Path) -> dict[str, Any]:
+def config_for(data_dir: Path) -> dict[str, Any]:
     return {
         "TESTING": True,
-        "DATA_DIR": str(tmp_path / "data"),
+        "DATA_DIR": str(data_dir),
         "WTF_CSRF_ENABLED": False,
         "SECRET_KEY": "test-secret",
     }
 
 
-@pytest.fixture
-def app(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    for key in ("KB_DATA_DIR", "KB_DATABASE_URL", "KB_PORT"):
-        monkeypatch.delenv(key, raising=False)
-    application = create_app(app_config)
+def populate(application: Flask) -> None:
+    """The test world's organisations and users, and an empty index kept in step from then on."""
+    from kb.index import writer
+
     with application.app_context():
         db.create_all()
         s = db.session()
@@ -80,14 +79,43 @@ def app(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator
         for username, role, org in USERS:
             create_user(s, SYSTEM, username, PASSWORD, role, org)
         s.commit()
-        from kb.index import writer
+        writer.rebuild()
 
-        writer.rebuild()  # an empty index, kept in step by every operation's commit
-    yield application
+
+def close(application: Flask) -> None:
     from kb.index import searcher
 
     searcher.close_all()
     application.extensions["kb_engine"].dispose()
+
+
+@contextmanager
+def world_app(data_dir: Path) -> Iterator[Flask]:
+    """A populated app on ``data_dir`` for module-scoped fixtures (one app, many tests)."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in ("KB_DATA_DIR", "KB_DATABASE_URL", "KB_PORT"):
+            mp.delenv(key, raising=False)
+        application = create_app(config_for(data_dir))
+        populate(application)
+        try:
+            yield application
+        finally:
+            close(application)
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> dict[str, Any]:
+    return config_for(tmp_path / "data")
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    for key in ("KB_DATA_DIR", "KB_DATABASE_URL", "KB_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    application = create_app(app_config)
+    populate(application)
+    yield application
+    close(application)
 
 
 @pytest.fixture
@@ -154,34 +182,45 @@ def draft(**overrides: Any) -> ArticleDraft:
     return ArticleDraft(**fields)
 
 
+def bring_to(s: Any, article: Article, status: str) -> None:
+    """Take a new draft through the real operations to draft, submitted, returned,
+    published or archived."""
+    if status == "draft":
+        return
+    article.working_revision.state = "submitted"
+    article.status = "submitted"
+    if status == "returned":
+        ops.return_(s, SYSTEM, article, "请补充截图")
+    if status in ("published", "archived"):
+        ops.publish(s, SYSTEM, article)
+    if status == "archived":
+        ops.archive(s, SYSTEM, article)
+
+
+def create_article(
+    app: Flask, status: str = "published", owner: str = "demo", **overrides: Any
+) -> str:
+    """Create an article (see ``draft`` for the fields) and bring it to ``status``; its slug."""
+    from sqlalchemy import select
+
+    from kb.models import Organisation
+
+    with app.app_context():
+        s = db.session()
+        org = s.scalar(select(Organisation).where(Organisation.code == owner))
+        article = ops.create(s, SYSTEM, draft(**overrides), owner=org)
+        s.flush()
+        bring_to(s, article, status)
+        ops.commit(s)
+        return article.slug
+
+
 @pytest.fixture
 def make_article(app: Flask) -> Callable[..., str]:
-    """Create an article through the real operations; returns its slug.
-
-    ``status`` is the state to bring it to: draft, submitted, returned, published, archived.
-    """
+    """``create_article`` on this test's app."""
 
     def make(status: str = "published", owner: str = "demo", **overrides: Any) -> str:
-        from sqlalchemy import select
-
-        from kb.models import Organisation
-
-        with app.app_context():
-            s = db.session()
-            org = s.scalar(select(Organisation).where(Organisation.code == owner))
-            article = ops.create(s, SYSTEM, draft(**overrides), owner=org)
-            s.flush()
-            if status != "draft":
-                article.working_revision.state = "submitted"
-                article.status = "submitted"
-            if status == "returned":
-                ops.return_(s, SYSTEM, article, "请补充截图")
-            if status in ("published", "archived"):
-                ops.publish(s, SYSTEM, article)
-            if status == "archived":
-                ops.archive(s, SYSTEM, article)
-            ops.commit(s)
-            return article.slug
+        return create_article(app, status, owner, **overrides)
 
     return make
 

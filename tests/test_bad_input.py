@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 
 from kb import articles as ops
-from kb import create_app, db
-from kb.accounts import SYSTEM, create_org, create_user
+from kb import db
+from kb.accounts import SYSTEM
 from kb.models import Article, Organisation, Revision
-from tests.conftest import GOOD_BODY, ORGS, PASSWORD, USERS, draft, login
+from tests.conftest import GOOD_BODY, draft, login, world_app
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 HEAD = (
@@ -77,29 +77,10 @@ def assert_error(response, status: int | tuple[int, ...], field: str | None) -> 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One app for the module (signing in hashes passwords, which is slow by design)."""
-    with pytest.MonkeyPatch.context() as mp:
-        for key in ("KB_DATA_DIR", "KB_DATABASE_URL", "KB_PORT"):
-            mp.delenv(key, raising=False)
-        app = create_app(
-            {
-                "TESTING": True,
-                "DATA_DIR": str(tmp_path_factory.mktemp("bad") / "data"),
-                "WTF_CSRF_ENABLED": False,
-                "SECRET_KEY": "test-secret",
-            }
-        )
-        with app.app_context():
-            db.create_all()
-            s = db.session()
-            for code, name, kind in ORGS:
-                create_org(s, SYSTEM, code, name, kind)
-            for username, role, org in USERS:
-                create_user(s, SYSTEM, username, PASSWORD, role, org)
-            s.commit()
+    with world_app(tmp_path_factory.mktemp("bad") / "data") as app:
         clients = {name: login(app.test_client(), name) for name in ("editor", "reader", "curator")}
         clients["anonymous"] = app.test_client()
         yield {"app": app, "clients": clients, "count": itertools.count()}
-        app.extensions["kb_engine"].dispose()
 
 
 @pytest.fixture

@@ -21,12 +21,15 @@ pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 if not (CHROMIUM and CHROMEDRIVER):
-    pytest.skip("chromium/chromedriver not installed (scripts/ensure-browser installs them)", allow_module_level=True)
+    pytest.skip(
+        "chromium/chromedriver not installed (scripts/ensure-browser installs them)",
+        allow_module_level=True,
+    )
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402, N812
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 KB = str(Path(sys.executable).with_name("kb"))
@@ -50,7 +53,12 @@ def server() -> Iterator[dict]:
             user, _role, password = line.split("\t")
             passwords[user] = password
     port = _free_port()
-    proc = subprocess.Popen([KB, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [KB, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -60,7 +68,9 @@ def server() -> Iterator[dict]:
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                pytest.fail("kb serve did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+                pytest.fail(
+                    "kb serve did not start: " + proc.stdout.read().decode(errors="replace")[-2000:]
+                )
             time.sleep(0.2)  # polling a starting server, bounded by the deadline above
     yield {"base": base, "passwords": passwords}
     proc.terminate()

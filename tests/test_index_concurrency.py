@@ -27,7 +27,8 @@ WORKER = textwrap.dedent(
         s = db.session()
         owner = get_org(s, "demo")
         for i in range(int(sys.argv[2])):
-            article = ops.create(s, SYSTEM, draft(slug=f"w{worker}-a{i}", title=f"并发写入 工作进程{worker} 第{i}篇"), owner=owner)
+            fields = dict(slug=f"w{worker}-a{i}", title=f"并发写入 工作进程{worker} 第{i}篇")
+            article = ops.create(s, SYSTEM, draft(**fields), owner=owner)
             s.flush()
             article.working_revision.state = "submitted"
             article.status = "submitted"
@@ -52,7 +53,7 @@ def test_four_writer_processes_lose_no_update(app, app_config, runner):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for n in range(4)
     ]
     for proc in procs:

@@ -19,11 +19,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from kb import articles as ops
-from kb import create_app, db
-from kb.accounts import SYSTEM, create_org, create_user
-from kb.models import Article, AuditEvent, Organisation, Revision
-from tests.conftest import ORGS, PASSWORD, USERS, draft, login
+from kb import db
+from kb.models import Article, AuditEvent, Revision
+from tests.conftest import USERS, create_article, login, world_app
 
 ROLES = ["anonymous", "reader", "reader2", "editor", "editor2", "curator", "admin"]
 VISIBILITIES = ["public", "registered", "restricted"]
@@ -53,74 +51,28 @@ def title_for(visibility: str, status: str) -> str:
     return f"矩阵文章 {visibility} {status} 标记"
 
 
-def bring_to(s: Any, article: Article, status: str) -> None:
-    if status == "draft":
-        return
-    article.working_revision.state = "submitted"
-    article.status = "submitted"
-    if status == "returned":
-        ops.return_(s, SYSTEM, article, "请补充截图")
-    if status in ("published", "archived"):
-        ops.publish(s, SYSTEM, article)
-    if status == "archived":
-        ops.archive(s, SYSTEM, article)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key in ("KB_DATA_DIR", "KB_DATABASE_URL", "KB_PORT"):
-            mp.delenv(key, raising=False)
-        app = create_app(
-            {
-                "TESTING": True,
-                "DATA_DIR": str(tmp_path_factory.mktemp("perm") / "data"),
-                "WTF_CSRF_ENABLED": False,
-                "SECRET_KEY": "test-secret",
-            }
-        )
-        with app.app_context():
-            db.create_all()
-            s = db.session()
-            for code, name, kind in ORGS:
-                create_org(s, SYSTEM, code, name, kind)
-            for username, role, org in USERS:
-                create_user(s, SYSTEM, username, PASSWORD, role, org)
-            s.commit()
-            demo = s.scalar(select(Organisation).where(Organisation.code == "demo"))
-            for visibility in VISIBILITIES:
-                for status in STATUSES:
-                    d = draft(
-                        slug=slug_for(visibility, status),
-                        title=title_for(visibility, status),
-                        visibility=visibility,
-                        allowed_orgs=["demo-unit"] if visibility == "restricted" else [],
-                    )
-                    article = ops.create(s, SYSTEM, d, owner=demo)
-                    s.flush()
-                    bring_to(s, article, status)
-                    ops.commit(s)
+    with world_app(tmp_path_factory.mktemp("perm") / "data") as app:
+
+        def make(slug: str, status: str, visibility: str = "public", **fields: Any) -> str:
+            restricted = ["demo-unit"] if visibility == "restricted" else []
+            return create_article(
+                app, status, slug=slug, visibility=visibility, allowed_orgs=restricted, **fields
+            )
+
+        for visibility in VISIBILITIES:
+            for status in STATUSES:
+                make(
+                    slug_for(visibility, status),
+                    status,
+                    visibility,
+                    title=title_for(visibility, status),
+                )
         clients = {"anonymous": app.test_client()}
         for username, _role, _org in USERS:
             clients[username] = login(app.test_client(), username)
-
-        def make(slug: str, status: str, visibility: str = "public") -> str:
-            with app.app_context():
-                s = db.session()
-                demo = s.scalar(select(Organisation).where(Organisation.code == "demo"))
-                d = draft(
-                    slug=slug,
-                    visibility=visibility,
-                    allowed_orgs=["demo-unit"] if visibility == "restricted" else [],
-                )
-                article = ops.create(s, SYSTEM, d, owner=demo)
-                s.flush()
-                bring_to(s, article, status)
-                ops.commit(s)
-            return slug
-
         yield {"app": app, "clients": clients, "make": make}
-        app.extensions["kb_engine"].dispose()
 
 
 matrix = pytest.mark.parametrize("status", STATUSES)

@@ -21,13 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import select
 
-from kb import articles as ops
-from kb import create_app, db
-from kb.accounts import SYSTEM, create_org, create_user
-from kb.models import Organisation
-from tests.conftest import GOOD_BODY, PASSWORD, draft, login
+from tests.conftest import GOOD_BODY, create_article, login, world_app
 
 BODY_VECTORS: list[tuple[str, str]] = [
     ("script", "<script>alert(1)</script>"),
@@ -180,43 +175,13 @@ def body_region(page: str) -> str:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key in ("KB_DATA_DIR", "KB_DATABASE_URL", "KB_PORT"):
-            mp.delenv(key, raising=False)
-        app = create_app(
-            {
-                "TESTING": True,
-                "DATA_DIR": str(tmp_path_factory.mktemp("render") / "data"),
-                "WTF_CSRF_ENABLED": False,
-                "SECRET_KEY": "test-secret",
-            }
-        )
-        with app.app_context():
-            db.create_all()
-            s = db.session()
-            create_org(s, SYSTEM, "demo", "示例企业", "enterprise")
-            create_user(s, SYSTEM, "editor", PASSWORD, "editor", "demo")
-            s.commit()
-
-        def publish(slug: str, **fields: Any) -> str:
-            with app.app_context():
-                s = db.session()
-                owner = s.scalar(select(Organisation).where(Organisation.code == "demo"))
-                article = ops.create(s, SYSTEM, draft(slug=slug, **fields), owner=owner)
-                s.flush()
-                article.working_revision.state = "submitted"
-                article.status = "submitted"
-                ops.publish(s, SYSTEM, article)
-                ops.commit(s)
-            return slug
-
+    with world_app(tmp_path_factory.mktemp("render") / "data") as app:
         yield {
             "app": app,
             "client": app.test_client(),
-            "publish": publish,
+            "publish": lambda slug, **fields: create_article(app, "published", slug=slug, **fields),
             "editor": login(app.test_client(), "editor"),
         }
-        app.extensions["kb_engine"].dispose()
 
 
 def test_there_are_at_least_forty_vectors():
