@@ -21,7 +21,9 @@ run: $(STAMP)  ## initialise the embedded default (sample articles, demo account
 	$(BIN)/kb init --demo
 	$(BIN)/kb serve
 
-test: $(STAMP)  ## run every test (installs Chromium for the browser tests when it can)
+test: $(STAMP)  ## lint, then run every test (installs Chromium for the browser tests when it can)
+	$(BIN)/ruff check kb tests bench
+	$(BIN)/ruff format --check kb tests bench
 	./scripts/ensure-browser
 	$(BIN)/python -m pytest -q
 

@@ -384,12 +384,21 @@ class Generator:
     def sample_values(self, sample: Sample) -> dict[str, Any]:
         d = sample.draft
         return {
-            "slug": sample.slug, "title": d.title, "type": d.type, "category": d.category,
-            "products": list(d.products), "os": list(d.os), "tags": list(d.tags),
-            "summary": d.summary, "visibility": d.visibility, "allowed_orgs": list(d.allowed_orgs),
-            "owner": "demo", "body": d.body, "age_days": self.rng.uniform(0, 365),
+            "slug": sample.slug,
+            "title": d.title,
+            "type": d.type,
+            "category": d.category,
+            "products": list(d.products),
+            "os": list(d.os),
+            "tags": list(d.tags),
+            "summary": d.summary,
+            "visibility": d.visibility,
+            "allowed_orgs": list(d.allowed_orgs),
+            "owner": "demo",
+            "body": d.body,
+            "age_days": self.rng.uniform(0, 365),
             "helpful": (5, 1),
-        }  # fmt: skip
+        }
 
     def stream(self, total: int) -> Iterator[dict[str, Any]]:
         """The samples themselves first, then variants, ``total`` documents in all."""
@@ -462,33 +471,64 @@ def write_corpus(
         aid, rid = start_id + i, start_rev + i
         at = now - timedelta(days=v["age_days"])
         meta = {
-            "title": v["title"], "slug": v["slug"], "type": v["type"], "category": v["category"],
-            "products": v["products"], "os": v["os"], "tags": v["tags"], "summary": v["summary"],
-            "visibility": v["visibility"], "allowed_orgs": v["allowed_orgs"], "review_by": None,
+            "title": v["title"],
+            "slug": v["slug"],
+            "type": v["type"],
+            "category": v["category"],
+            "products": v["products"],
+            "os": v["os"],
+            "tags": v["tags"],
+            "summary": v["summary"],
+            "visibility": v["visibility"],
+            "allowed_orgs": v["allowed_orgs"],
+            "review_by": None,
             "enterprise": v["owner"],
-        }  # fmt: skip
+        }
         acl = _acl(v["visibility"], v["owner"], v["allowed_orgs"])
         articles.append(
             {
-                "id": aid, "slug": v["slug"], "owner_id": orgs[v["owner"]], "status": "published",
-                "pending": None, "title": v["title"], "type": v["type"], "category": v["category"],
-                "products": v["products"], "os": v["os"], "tags": v["tags"],
+                "id": aid,
+                "slug": v["slug"],
+                "owner_id": orgs[v["owner"]],
+                "status": "published",
+                "pending": None,
+                "title": v["title"],
+                "type": v["type"],
+                "category": v["category"],
+                "products": v["products"],
+                "os": v["os"],
+                "tags": v["tags"],
                 "summary": v["summary"],
-                "visibility": v["visibility"], "allowed_orgs": v["allowed_orgs"],
-                "acl": " " + " ".join(acl) + " ", "review_by": None, "created_at": at,
-                "updated_at": at, "published_at": at, "published_revision_id": rid,
-                "working_revision_id": None, "helpful_yes": v["helpful"][0],
+                "visibility": v["visibility"],
+                "allowed_orgs": v["allowed_orgs"],
+                "acl": " " + " ".join(acl) + " ",
+                "review_by": None,
+                "created_at": at,
+                "updated_at": at,
+                "published_at": at,
+                "published_revision_id": rid,
+                "working_revision_id": None,
+                "helpful_yes": v["helpful"][0],
                 "helpful_no": v["helpful"][1],
             }
-        )  # fmt: skip
+        )
         revisions.append(
             {
-                "id": rid, "article_id": aid, "number": 1, "source": _source(v), "meta": meta,
-                "body": v["body"], "author_id": None, "author_name": "基准", "message": "bench",
-                "created_at": at, "state": "published", "review_note": "",
+                "id": rid,
+                "article_id": aid,
+                "number": 1,
+                "source": _source(v),
+                "meta": meta,
+                "body": v["body"],
+                "author_id": None,
+                "author_name": "基准",
+                "message": "bench",
+                "created_at": at,
+                "state": "published",
+                "review_note": "",
                 "resolves_request_id": None,
             }
-        )  # fmt: skip
+        )
         chars += len(v["body"])
         cjk += len(cjk_re.findall(v["body"]))
         written += 1

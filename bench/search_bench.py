@@ -117,14 +117,27 @@ PROBLEMS = {
     "外部设备": ["没画面", "读卡失败", "不识别", "无信号"],
 }
 COLLOQUIAL = [
-    "{os}上打印机一直排队打不出来", "{os}电脑插U盘没反应怎么办", "{os}开机黑屏只有鼠标",
-    "{os}装软件提示依赖错误", "{os}时间老是不对", "{os}投影仪没信号", "{os}怎么连单位的共享盘",
-    "{os}用WPS打开公文字体不对", "{os}输入法打不出中文", "{os}网银证书插上没反应",
-    "{os}浏览器打不开政务网站", "{os}怎么把文档转成PDF", "{os}扫描仪找不到",
-    "为什么{os}装不了微信", "{os}屏幕字太小看不清", "{os}电脑越用越慢",
-    "{os}提示系统未激活", "{os}显示器分辨率调不了", "{os}身份证读卡器读不出来",
+    "{os}上打印机一直排队打不出来",
+    "{os}电脑插U盘没反应怎么办",
+    "{os}开机黑屏只有鼠标",
+    "{os}装软件提示依赖错误",
+    "{os}时间老是不对",
+    "{os}投影仪没信号",
+    "{os}怎么连单位的共享盘",
+    "{os}用WPS打开公文字体不对",
+    "{os}输入法打不出中文",
+    "{os}网银证书插上没反应",
+    "{os}浏览器打不开政务网站",
+    "{os}怎么把文档转成PDF",
+    "{os}扫描仪找不到",
+    "为什么{os}装不了微信",
+    "{os}屏幕字太小看不清",
+    "{os}电脑越用越慢",
+    "{os}提示系统未激活",
+    "{os}显示器分辨率调不了",
+    "{os}身份证读卡器读不出来",
     "{os}高拍仪网页调用不了",
-]  # fmt: skip
+]
 OS_SHORT = ["麒麟", "统信", "UOS", "麒麟系统", "统信电脑", "银河麒麟V10", "信创电脑", "国产电脑"]
 
 
@@ -364,11 +377,17 @@ def publish_latency(app: Any, n: int) -> dict[str, Any]:
             word = f"kbpub{i}x{secrets.token_hex(4)}"
             slug = f"bench-publish-{i}-{secrets.token_hex(3)}"
             draft = ArticleDraft(
-                title=f"{base.title}（发布测试 {i}）", type=base.type, category=base.category,
-                visibility="public", body=f"{base.body}\n\n本文编号 {word}。\n", slug=slug,
-                products=list(base.products), os=list(base.os), tags=list(base.tags),
+                title=f"{base.title}（发布测试 {i}）",
+                type=base.type,
+                category=base.category,
+                visibility="public",
+                body=f"{base.body}\n\n本文编号 {word}。\n",
+                slug=slug,
+                products=list(base.products),
+                os=list(base.os),
+                tags=list(base.tags),
                 summary=base.summary,
-            )  # fmt: skip
+            )
             t0 = time.perf_counter()
             article = ops.create(s, SYSTEM, draft, owner=owner, message="bench")
             ops.publish_directly(s, SYSTEM, article, note="bench")

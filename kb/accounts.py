@@ -70,7 +70,9 @@ def create_org(s: Session, actor: Any, code: str, name: str, kind: str) -> Organ
     if not name or len(name) > 200:
         errors["name"] = "单位名称不能为空，且不超过 200 个字符"
     if kind not in set(OrgKind):
-        errors["kind"] = "单位类型应为 enterprise（入围企业）、unit（采购预算单位）或 bureau（统筹协调单位）"
+        errors["kind"] = (
+            "单位类型应为 enterprise（入围企业）、unit（采购预算单位）或 bureau（统筹协调单位）"
+        )
     if errors:
         raise Invalid("单位信息有误", fields=errors)
     if s.scalar(select(Organisation).where(Organisation.code == code)):
@@ -185,9 +187,14 @@ def authenticate(s: Session, username: str, password: str, ip: str = "") -> User
         return user
     # the attempted name is kept for the audit trail, never the password
     audit.record(
-        s, None, "auth.login_failed", "user", (username or "")[:64], ip=ip,
+        s,
+        None,
+        "auth.login_failed",
+        "user",
+        (username or "")[:64],
+        ip=ip,
         reason="inactive" if (user is not None and ok) else "bad_credentials",
-    )  # fmt: skip
+    )
     return None
 
 

@@ -106,7 +106,9 @@ def slug_from_title(s: Session, title: str) -> str:
 def _new_revision(
     s: Session, actor: Any, article: Article, draft: ArticleDraft, message: str, **kw: Any
 ) -> Revision:
-    number = (s.scalar(select(func.max(Revision.number)).where(Revision.article_id == article.id)) or 0) + 1
+    number = (
+        s.scalar(select(func.max(Revision.number)).where(Revision.article_id == article.id)) or 0
+    ) + 1
     draft.slug = article.slug
     draft.enterprise = article.owner.code
     revision = Revision(
@@ -126,7 +128,9 @@ def _new_revision(
     return revision
 
 
-def resolve_owner(s: Session, actor: Any, draft: ArticleDraft, enterprise: str | None) -> Organisation:
+def resolve_owner(
+    s: Session, actor: Any, draft: ArticleDraft, enterprise: str | None
+) -> Organisation:
     """The owning organisation: an editor's own enterprise, else the given code, else the bureau."""
     if getattr(actor, "role", None) == Role.EDITOR:
         return actor.organisation
@@ -138,9 +142,13 @@ def resolve_owner(s: Session, actor: Any, draft: ArticleDraft, enterprise: str |
         if org.kind != OrgKind.ENTERPRISE:
             raise Invalid(f"“{code}”不是入围企业", fields={"enterprise": "只能是入围企业"})
         return org
-    org = s.scalar(select(Organisation).where(Organisation.kind == OrgKind.BUREAU).order_by(Organisation.id))
+    org = s.scalar(
+        select(Organisation).where(Organisation.kind == OrgKind.BUREAU).order_by(Organisation.id)
+    )
     if org is None:
-        raise Invalid("没有指定所属企业，系统中也没有统筹协调单位", fields={"enterprise": "请指定所属企业"})
+        raise Invalid(
+            "没有指定所属企业，系统中也没有统筹协调单位", fields={"enterprise": "请指定所属企业"}
+        )
     return org
 
 
@@ -163,7 +171,14 @@ def create(
         raise Invalid("标识格式不正确", fields={"slug": "只能由小写字母、数字和 - 组成"})
     if s.scalar(select(Article.id).where(Article.slug == slug)) is not None:
         raise Conflict(f"标识“{slug}”已被其他文章使用", fields={"slug": "标识已被使用"})
-    article = Article(slug=slug, owner=owner, status="draft", title=draft.title, type=draft.type, category=draft.category)
+    article = Article(
+        slug=slug,
+        owner=owner,
+        status="draft",
+        title=draft.title,
+        type=draft.type,
+        category=draft.category,
+    )
     _set_face(article, draft)
     s.add(article)
     s.flush()
@@ -194,7 +209,9 @@ def save(
     pending = article.pending if article.status == "published" else article.status
     if pending == "submitted":
         raise TransitionRefused("这篇文章的修订正在审核中，不能修改；如需修改，请先撤回提交。")
-    revision = _new_revision(s, actor, article, draft, message or "修改", resolves_request_id=resolves_request_id)
+    revision = _new_revision(
+        s, actor, article, draft, message or "修改", resolves_request_id=resolves_request_id
+    )
     article.working_revision = revision
     article.updated_at = utcnow()
     if article.status == "published":
@@ -220,9 +237,9 @@ def submit(s: Session, actor: Any, article: Article) -> Report:
     revision = article.working_revision
     state = article.pending if article.status == "published" else article.status
     if revision is None or state not in ("draft", "returned"):
+        label = STATUS_LABELS.get(state or article.status, "无待提交修订")
         raise TransitionRefused(
-            f"当前状态（{STATUS_LABELS.get(state or article.status, '无待提交修订')}）不能提交审核；"
-            "只有草稿或已退回的修订可以提交。"
+            f"当前状态（{label}）不能提交审核；只有草稿或已退回的修订可以提交。"
         )
     report = check_revision(s, article, revision)
     if report.has_errors:
@@ -265,7 +282,9 @@ def publish(s: Session, actor: Any, article: Article, note: str = "") -> Revisio
     return _make_published(s, actor, article, revision, note)
 
 
-def _make_published(s: Session, actor: Any, article: Article, revision: Revision, note: str) -> Revision:
+def _make_published(
+    s: Session, actor: Any, article: Article, revision: Revision, note: str
+) -> Revision:
     old = article.published_revision
     old_visibility = article.visibility if old is not None else None
     if old is not None:
@@ -280,12 +299,19 @@ def _make_published(s: Session, actor: Any, article: Article, revision: Revision
     article.published_at = now
     article.updated_at = now
     _set_face(article, draft_of(revision))
-    audit.record(s, actor, "article.publish", "article", article.slug, revision=revision.number, note=note)
+    audit.record(
+        s, actor, "article.publish", "article", article.slug, revision=revision.number, note=note
+    )
     if old_visibility is not None and old_visibility != article.visibility:
         audit.record(
-            s, actor, "article.visibility", "article", article.slug,
-            before=old_visibility, after=article.visibility,
-        )  # fmt: skip
+            s,
+            actor,
+            "article.visibility",
+            "article",
+            article.slug,
+            before=old_visibility,
+            after=article.visibility,
+        )
     _enqueue(s, article)
     if revision.resolves_request_id:
         from kb import feedback  # the feedback loop closes its request when the fix is live
@@ -309,7 +335,9 @@ def return_(s: Session, actor: Any, article: Article, reason: str) -> None:
     policy.require(actor, Action.REVIEW, article)
     reason = (reason or "").strip()
     if not reason:
-        raise Invalid("退回时必须填写原因，编辑会看到这条说明。", fields={"reason": "请填写退回原因"})
+        raise Invalid(
+            "退回时必须填写原因，编辑会看到这条说明。", fields={"reason": "请填写退回原因"}
+        )
     if len(reason) > 2000:
         raise Invalid("退回原因不能超过 2000 字", fields={"reason": "退回原因过长"})
     revision = article.working_revision
@@ -319,7 +347,9 @@ def return_(s: Session, actor: Any, article: Article, reason: str) -> None:
     revision.state = "returned"
     revision.review_note = reason
     _set_pending(article, "returned")
-    audit.record(s, actor, "article.return", "article", article.slug, revision=revision.number, reason=reason)
+    audit.record(
+        s, actor, "article.return", "article", article.slug, revision=revision.number, reason=reason
+    )
 
 
 def archive(s: Session, actor: Any, article: Article, reason: str = "") -> None:
@@ -349,7 +379,9 @@ def restore(s: Session, actor: Any, article: Article) -> None:
 
 def get(s: Session, actor: Any, slug: str) -> Article:
     """The article if the actor may know it exists; otherwise 404, whether or not it exists."""
-    article = s.scalar(select(Article).where(Article.slug == slug)) if SLUG_RE.match(slug or "") else None
+    article = (
+        s.scalar(select(Article).where(Article.slug == slug)) if SLUG_RE.match(slug or "") else None
+    )
     if article is None or not (
         policy.can(actor, Action.READ, article) or policy.can(actor, Action.READ_WORK, article)
     ):
@@ -409,7 +441,11 @@ def listing(
         query = query.where(Article.pending == pending)
     total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordering = {"updated": Article.updated_at.desc(), "title": Article.title}[order]
-    items = list(s.scalars(query.order_by(ordering, Article.id).offset((page - 1) * per_page).limit(per_page)))
+    items = list(
+        s.scalars(
+            query.order_by(ordering, Article.id).offset((page - 1) * per_page).limit(per_page)
+        )
+    )
     return Page(items, total, page, per_page)
 
 
@@ -423,11 +459,17 @@ def counts_by(s: Session, actor: Any, column: Any) -> list[tuple[str, int]]:
 
 def revisions(s: Session, actor: Any, article: Article) -> list[Revision]:
     policy.require(actor, Action.READ_WORK, article)
-    return list(s.scalars(select(Revision).where(Revision.article_id == article.id).order_by(Revision.number)))
+    return list(
+        s.scalars(
+            select(Revision).where(Revision.article_id == article.id).order_by(Revision.number)
+        )
+    )
 
 
 def revision(s: Session, article: Article, number: int) -> Revision:
-    found = s.scalar(select(Revision).where(Revision.article_id == article.id, Revision.number == number))
+    found = s.scalar(
+        select(Revision).where(Revision.article_id == article.id, Revision.number == number)
+    )
     if found is None:
         raise NotFound(f"修订 {number} 不存在", fields={"revision": "修订不存在"})
     return found

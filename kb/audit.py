@@ -25,7 +25,9 @@ def record(
     return event
 
 
-def recent(s: Session, *, action: str | None = None, page: int = 1, per_page: int = 50) -> list[AuditEvent]:
+def recent(
+    s: Session, *, action: str | None = None, page: int = 1, per_page: int = 50
+) -> list[AuditEvent]:
     from sqlalchemy import select
 
     query = select(AuditEvent)

@@ -67,7 +67,9 @@ def _session():  # type: ignore[no-untyped-def]
     return db.session()
 
 
-@cli.command("init", help="创建数据库；--demo 时创建示例单位、示例账号，并导入 articles/ 中的示例文章")
+@cli.command(
+    "init", help="创建数据库；--demo 时创建示例单位、示例账号，并导入 articles/ 中的示例文章"
+)
 @click.option("--demo/--no-demo", default=False, help="创建示例数据（make run 使用）")
 @with_app
 def init_cmd(demo: bool) -> None:
@@ -108,7 +110,9 @@ def init_cmd(demo: bool) -> None:
             click.echo(f"  {username:<8} {role:<8} {password}")
     else:
         click.echo(f"示例账号已存在，密码见 {accounts_file}")
-    results = importer.import_paths(s, SYSTEM, [str(ROOT / "articles")], enterprise_code="demo", publish=True)
+    results = importer.import_paths(
+        s, SYSTEM, [str(ROOT / "articles")], enterprise_code="demo", publish=True
+    )
     _print_import(results, quiet=True)
     from kb.index import writer
 
@@ -116,7 +120,13 @@ def init_cmd(demo: bool) -> None:
 
 
 def _print_import(results: list[Any], quiet: bool = False) -> bool:
-    labels = {"created": "新建", "revised": "新修订", "unchanged": "未变化", "draft": "存为草稿", "failed": "失败"}
+    labels = {
+        "created": "新建",
+        "revised": "新修订",
+        "unchanged": "未变化",
+        "draft": "存为草稿",
+        "failed": "失败",
+    }
     counts: dict[str, int] = {}
     for r in results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
@@ -125,7 +135,9 @@ def _print_import(results: list[Any], quiet: bool = False) -> bool:
         click.echo(f"{labels[r.outcome]}\t{r.path}\t{r.slug or ''}\t{r.message}")
         for f in r.findings:
             if f["severity"] == "error" or not quiet:
-                click.echo(f"    {f['rule']} {f['severity']} 第{f['line'] or '-'}行：{f['message']}")
+                click.echo(
+                    f"    {f['rule']} {f['severity']} 第{f['line'] or '-'}行：{f['message']}"
+                )
     summary = "，".join(f"{labels[k]} {v}" for k, v in counts.items()) or "没有找到 .md 文件"
     click.echo(f"导入完成：共 {len(results)} 个文件，{summary}")
     return not counts.get("failed")
@@ -144,7 +156,9 @@ def import_cmd(paths: tuple[str, ...], enterprise: str | None, publish: bool, fo
     if force and not publish:
         raise click.UsageError("--force 只能与 --publish 一起使用")
     s = _session()
-    results = importer.import_paths(s, SYSTEM, paths, enterprise_code=enterprise, publish=publish, force=force)
+    results = importer.import_paths(
+        s, SYSTEM, paths, enterprise_code=enterprise, publish=publish, force=force
+    )
     ok = _print_import(results)
     from kb.index import writer
 
@@ -193,7 +207,9 @@ def user_group() -> None:
 @click.option("--password", default=None, help="不给出时自动生成并显示")
 @click.option("--name", "display_name", default="")
 @with_app
-def user_create(username: str, role: str, org: str, password: str | None, display_name: str) -> None:
+def user_create(
+    username: str, role: str, org: str, password: str | None, display_name: str
+) -> None:
     from kb import accounts
     from kb.accounts import SYSTEM
 
@@ -253,9 +269,13 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
 @cli.command("check", help="按知识库标准检查 Markdown 文章（文件或目录）；有错误时退出码为 1")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-    help="text：逐条列出；json：{\"files\": [{\"path\", \"findings\"}]}",
-)  # fmt: skip
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help='text：逐条列出；json：{"files": [{"path", "findings"}]}',
+)
 def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
     import json
 
@@ -313,7 +333,9 @@ def reindex(procs: int) -> None:
     _session()
     info = writer.rebuild(procs=procs)
     rate = info["documents"] / info["seconds"] if info["seconds"] else 0
-    click.echo(f"索引已重建：{info['documents']} 篇，用时 {info['seconds']:.1f} 秒（{rate:.0f} 篇/秒）")
+    click.echo(
+        f"索引已重建：{info['documents']} 篇，用时 {info['seconds']:.1f} 秒（{rate:.0f} 篇/秒）"
+    )
 
 
 @cli.group("index", help="搜索索引维护")
@@ -330,8 +352,15 @@ def index_verify(repair: bool) -> None:
     _session()
     report = writer.verify(repair=repair)
     click.echo(f"待处理的索引任务：{report.queued}")
-    for label, slugs in (("索引中缺少", report.missing), ("索引中多余", report.extra), ("索引内容过期", report.stale)):
-        click.echo(f"{label}：{len(slugs)}" + (f"（{'、'.join(slugs[:20])}{' …' if len(slugs) > 20 else ''}）" if slugs else ""))
+    for label, slugs in (
+        ("索引中缺少", report.missing),
+        ("索引中多余", report.extra),
+        ("索引内容过期", report.stale),
+    ):
+        click.echo(
+            f"{label}：{len(slugs)}"
+            + (f"（{'、'.join(slugs[:20])}{' …' if len(slugs) > 20 else ''}）" if slugs else "")
+        )
     if report.ok:
         click.echo("数据库与索引一致。")
         return

@@ -212,7 +212,9 @@ def validate_meta(meta: dict[str, Any], body: str) -> ArticleDraft:
         errors["title"] = "缺少标题"
     slug = _text(meta, "slug", errors, limit=80).lower() or None
     if slug and not SLUG_RE.match(slug):
-        errors["slug"] = "标识只能由英文字母、数字和连字符 - 组成，不能以 - 开头或结尾，最长 80 个字符"
+        errors["slug"] = (
+            "标识只能由英文字母、数字和连字符 - 组成，不能以 - 开头或结尾，最长 80 个字符"
+        )
     type_ = _text(meta, "type", errors, limit=20)
     if type_ not in TYPES and "type" not in errors:
         errors["type"] = (

@@ -97,9 +97,13 @@ def import_file(
             return result
         if report.has_errors:
             audit.record(
-                s, actor, "article.force_publish", "article", article.slug,
+                s,
+                actor,
+                "article.force_publish",
+                "article",
+                article.slug,
                 findings=[f.as_dict() for f in report.errors],
-            )  # fmt: skip
+            )
         ops.publish_directly(s, actor, article, note="导入发布")
     return result
 
@@ -117,7 +121,10 @@ def import_paths(
     if enterprise_code:
         enterprise = s.scalar(select(Organisation).where(Organisation.code == enterprise_code))
         if enterprise is None or enterprise.kind != "enterprise":
-            raise KbError(f"企业代码“{enterprise_code}”不存在或不是入围企业", fields={"enterprise": "企业不存在"})
+            raise KbError(
+                f"企业代码“{enterprise_code}”不存在或不是入围企业",
+                fields={"enterprise": "企业不存在"},
+            )
     files = list(iter_files(paths))
     # slugs of this batch count as known, so articles may link to each other
     known = set(s.scalars(select(Article.slug))) | {p.stem.lower() for p in files}
@@ -125,14 +132,22 @@ def import_paths(
     for path in files:
         try:
             result = import_file(
-                s, actor, path, enterprise=enterprise, publish=publish, force=force, known_slugs=known,
-            )  # fmt: skip
+                s,
+                actor,
+                path,
+                enterprise=enterprise,
+                publish=publish,
+                force=force,
+                known_slugs=known,
+            )
             s.commit()
             if result.slug:
                 known.add(result.slug)
         except KbError as err:
             s.rollback()
-            detail = "；".join(f"{frontmatter.FIELD_LABELS.get(k, k)}：{v}" for k, v in err.fields.items())
+            detail = "；".join(
+                f"{frontmatter.FIELD_LABELS.get(k, k)}：{v}" for k, v in err.fields.items()
+            )
             result = FileResult(str(path), "failed", None, detail or err.message)
         except OSError as err:
             s.rollback()

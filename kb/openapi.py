@@ -7,22 +7,37 @@ from typing import Any
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _op(summary: str, *, params: list[str] | None = None, body: str | None = None,
-        ok: str = "200", auth: bool = False) -> dict[str, Any]:  # fmt: skip
+def _op(
+    summary: str,
+    *,
+    params: list[str] | None = None,
+    body: str | None = None,
+    ok: str = "200",
+    auth: bool = False,
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "parameters": [
-            {"name": p.strip("{}"), "in": "path" if p.startswith("{") else "query",
-             "required": p.startswith("{"), "schema": {"type": "string"}}
+            {
+                "name": p.strip("{}"),
+                "in": "path" if p.startswith("{") else "query",
+                "required": p.startswith("{"),
+                "schema": {"type": "string"},
+            }
             for p in params or []
-        ],  # fmt: skip
+        ],
         "responses": {
-            ok: {"description": "成功", "content": {"application/json": {"schema": {"type": "object"}}}},
+            ok: {
+                "description": "成功",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
             "4XX": {"description": "错误", "content": {"application/json": {"schema": ERROR}}},
         },
     }
     if body:
-        op["requestBody"] = {"content": {body: {"schema": {"type": "object" if "json" in body else "string"}}}}
+        op["requestBody"] = {
+            "content": {body: {"schema": {"type": "object" if "json" in body else "string"}}}
+        }
     if auth:
         op["security"] = [{"bearer": []}, {"session": []}]
     return op
@@ -32,22 +47,39 @@ def spec() -> dict[str, Any]:
     slug = "{slug}"
     paths: dict[str, Any] = {
         "/articles": {
-            "get": _op("文章列表（按权限过滤）", params=["status", "type", "category", "page", "per_page"]),
-            "post": _op("新建文章草稿（Markdown+front matter 或 JSON 字段）", body="text/markdown", ok="201", auth=True),
+            "get": _op(
+                "文章列表（按权限过滤）", params=["status", "type", "category", "page", "per_page"]
+            ),
+            "post": _op(
+                "新建文章草稿（Markdown+front matter 或 JSON 字段）",
+                body="text/markdown",
+                ok="201",
+                auth=True,
+            ),
         },
         "/articles/{slug}": {
             "get": _op("文章元数据、Markdown、HTML 与修订号", params=[slug, "revision"]),
-            "put": _op("保存新的工作修订", params=[slug, "resolves"], body="text/markdown", auth=True),
+            "put": _op(
+                "保存新的工作修订", params=[slug, "resolves"], body="text/markdown", auth=True
+            ),
         },
         "/articles/{slug}/revisions": {"get": _op("修订历史", params=[slug], auth=True)},
-        "/articles/{slug}/diff": {"get": _op("两个修订的差异", params=[slug, "from", "to"], auth=True)},
+        "/articles/{slug}/diff": {
+            "get": _op("两个修订的差异", params=[slug, "from", "to"], auth=True)
+        },
         "/openapi.json": {"get": _op("本 API 的 OpenAPI 3.1 描述")},
     }
     for name, summary in (
-        ("submit", "提交审核"), ("withdraw", "撤回提交"), ("publish", "发布（审核员）"),
-        ("return", "退回（审核员，需 reason）"), ("archive", "归档（审核员）"), ("restore", "恢复发布（审核员）"),
-    ):  # fmt: skip
-        paths[f"/articles/{{slug}}/{name}"] = {"post": _op(summary, params=[slug], body="application/json", auth=True)}
+        ("submit", "提交审核"),
+        ("withdraw", "撤回提交"),
+        ("publish", "发布（审核员）"),
+        ("return", "退回（审核员，需 reason）"),
+        ("archive", "归档（审核员）"),
+        ("restore", "恢复发布（审核员）"),
+    ):
+        paths[f"/articles/{{slug}}/{name}"] = {
+            "post": _op(summary, params=[slug], body="application/json", auth=True)
+        }
     from kb.openapi_extra import extra_paths
 
     paths.update(extra_paths())
@@ -58,7 +90,11 @@ def spec() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "kb token create 生成的令牌"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "kb token create 生成的令牌",
+                },
                 "session": {"type": "apiKey", "in": "cookie", "name": "session"},
             },
             "schemas": {
@@ -70,7 +106,10 @@ def spec() -> dict[str, Any]:
                             "properties": {
                                 "code": {"type": "string"},
                                 "message": {"type": "string"},
-                                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                                "fields": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                },
                             },
                             "required": ["code", "message", "fields"],
                         }

@@ -38,7 +38,16 @@ def _search_paths() -> dict[str, Any]:
         "/search": {
             "get": _op(
                 "搜索：返回 query、total、page、per_page、results、facets、suggestion",
-                params=["q", "type", "category", "product", "enterprise", "sort", "page", "per_page"],
+                params=[
+                    "q",
+                    "type",
+                    "category",
+                    "product",
+                    "enterprise",
+                    "sort",
+                    "page",
+                    "per_page",
+                ],
             )
         },
         "/suggest": {"get": _op("输入提示：{suggestions: [{text, slug}]}", params=["q"])},

@@ -22,11 +22,37 @@ from markupsafe import Markup, escape
 
 ALLOWED_TAGS = frozenset(
     {
-        "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "strong", "em", "u", "del", "code",
-        "pre", "blockquote", "ul", "ol", "li", "a", "img", "table", "thead", "tbody", "tr",
-        "th", "td", "sup", "sub", "kbd",
+        "p",
+        "br",
+        "hr",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "strong",
+        "em",
+        "u",
+        "del",
+        "code",
+        "pre",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "a",
+        "img",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "sup",
+        "sub",
+        "kbd",
     }
-)  # fmt: skip
+)
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 HEADING_ID_PREFIX = "h-"
 _LANG_CLASS = re.compile(r"^language-[A-Za-z0-9_+-]{1,30}$")

@@ -113,9 +113,13 @@ def test_missing_products_and_summary_are_warnings():
 
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
-    [("type", "使用技巧", "未知的文章类型"), ("category", "网络设备", "未知的分类"),
-     ("visibility", "everyone", "未知的可见范围"), ("review_by", "明年", "YYYY-MM-DD")],
-)  # fmt: skip
+    [
+        ("type", "使用技巧", "未知的文章类型"),
+        ("category", "网络设备", "未知的分类"),
+        ("visibility", "everyone", "未知的可见范围"),
+        ("review_by", "明年", "YYYY-MM-DD"),
+    ],
+)
 def test_invalid_field_values_are_errors_on_their_line(field, value, expected):
     text = article(**{field: value})
     found = [f for f in findings(text) if f.rule == "KB-STRUCT-003"]
@@ -180,18 +184,26 @@ def test_empty_section_and_control_characters():
 
 
 @pytest.mark.parametrize(
-    "text", ["然后执行 sudo systemctl restart cups 重启服务。", "配置保存在 /etc/cups/printers.conf 中。",
-             "修改 dm.ini 中的参数后重启。"],
-)  # fmt: skip
+    "text",
+    [
+        "然后执行 sudo systemctl restart cups 重启服务。",
+        "配置保存在 /etc/cups/printers.conf 中。",
+        "修改 dm.ini 中的参数后重启。",
+    ],
+)
 def test_commands_paths_and_config_files_in_plain_text_are_flagged_with_a_fix(text):
     found = [f for f in findings(with_paragraph(text)) if f.rule == "KB-OPS-001"]
     assert len(found) == 1 and found[0].fix.count("`") == 2
 
 
 @pytest.mark.parametrize(
-    "text", ["执行 `sudo systemctl restart cups` 重启服务。", "详见 [打印原理](/articles/cups-printing-principle-brand-drivers)。",
-             "访问 https://www.example.com/etc/help 查看。"],
-)  # fmt: skip
+    "text",
+    [
+        "执行 `sudo systemctl restart cups` 重启服务。",
+        "详见 [打印原理](/articles/cups-printing-principle-brand-drivers)。",
+        "访问 https://www.example.com/etc/help 查看。",
+    ],
+)
 def test_commands_in_code_links_and_urls_are_left_alone(text):
     assert "KB-OPS-001" not in rules(with_paragraph(text))
 
@@ -237,10 +249,14 @@ def test_unexplained_glossary_term_is_flagged_once_at_first_use():
 
 @pytest.mark.parametrize(
     "text",
-    ["升级固件（设备内置的底层程序）前请备份数据。", "升级[固件](/glossary#固件)前请备份数据。",
-     "固件是固化在硬件芯片里的程序，升级前请备份。", "- **固件**：固化在硬件芯片里的程序。",
-     "在统一可扩展固件接口（UEFI）中设置。"],
-)  # fmt: skip
+    [
+        "升级固件（设备内置的底层程序）前请备份数据。",
+        "升级[固件](/glossary#固件)前请备份数据。",
+        "固件是固化在硬件芯片里的程序，升级前请备份。",
+        "- **固件**：固化在硬件芯片里的程序。",
+        "在统一可扩展固件接口（UEFI）中设置。",
+    ],
+)
 def test_explained_or_linked_terms_are_left_alone(text):
     assert "KB-READ-003" not in rules(with_paragraph(text))
 

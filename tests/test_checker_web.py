@@ -134,8 +134,11 @@ def test_check_api_knows_the_database_links_and_duplicates(login_as, make_articl
     duplicate = [f for f in findings if f["rule"] == "KB-DUP-001"]
     assert duplicate and "打印机显示脱机的处理方法" in duplicate[0]["message"]
     # the article itself is not its own duplicate
-    own = editor.post("/api/v1/check?slug=printer-offline", data=(SOURCE + GOOD_BODY).encode(),
-                      content_type="text/markdown").get_json()["findings"]  # fmt: skip
+    own = editor.post(
+        "/api/v1/check?slug=printer-offline",
+        data=(SOURCE + GOOD_BODY).encode(),
+        content_type="text/markdown",
+    ).get_json()["findings"]
     assert "KB-DUP-001" not in {f["rule"] for f in own}
 
 

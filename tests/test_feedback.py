@@ -371,10 +371,14 @@ def test_editor_form_refuses_an_unknown_request_and_keeps_the_input(login_as, ma
     response = editor.post(
         "/editor/resolves-check/edit",
         data={
-            "title": "改过的标题", "type": "故障处理", "category": "打印与扫描",
-            "visibility": "public", "markdown": "## 现象\n\n新内容\n", "resolves": "99999",
+            "title": "改过的标题",
+            "type": "故障处理",
+            "category": "打印与扫描",
+            "visibility": "public",
+            "markdown": "## 现象\n\n新内容\n",
+            "resolves": "99999",
         },
-    )  # fmt: skip
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 404
     assert "修订请求 99999 不存在" in page and "改过的标题" in page

@@ -83,9 +83,17 @@ def test_result_shape_highlights_and_facets(client, corpus):
     assert set(data) >= {"query", "total", "page", "per_page", "results", "facets", "suggestion"}
     first = data["results"][0]
     assert set(first) >= {
-        "slug", "title", "title_html", "snippet_html", "type", "category",
-        "products", "enterprise", "updated_at", "helpful",
-    }  # fmt: skip
+        "slug",
+        "title",
+        "title_html",
+        "snippet_html",
+        "type",
+        "category",
+        "products",
+        "enterprise",
+        "updated_at",
+        "helpful",
+    }
     assert "<mark>打印机</mark>" in first["title_html"]
     assert "<mark>" in first["snippet_html"]
     assert data["facets"]["category"]["打印与扫描"] == 1
@@ -142,10 +150,16 @@ MAY_SEE = {
 @pytest.mark.parametrize("status", ["draft", "submitted", "returned", "published", "archived"])
 def test_search_never_leaks(app, make_article, login_as, role, visibility, status):
     make_article(
-        status=status, visibility=visibility, allowed_orgs=["demo-unit"], slug="secret",
-        title="紫荆花专用接入说明", category="中间件", products=["宝兰德 BES"], tags=["紫荆花"],
+        status=status,
+        visibility=visibility,
+        allowed_orgs=["demo-unit"],
+        slug="secret",
+        title="紫荆花专用接入说明",
+        category="中间件",
+        products=["宝兰德 BES"],
+        tags=["紫荆花"],
         summary="联系人电话 13812345678 仅限本单位。",
-    )  # fmt: skip
+    )
     client = login_as(role) if role else app.test_client()
     allowed = role in MAY_SEE.get((visibility, status), set())
     data = api_search(client, q="紫荆花")

@@ -35,15 +35,27 @@ PUBLISHED = [
     "kylin-uos-time-sync",
 ]
 BASES = [
-    "wps-linux-freeze-first-row", "dual-screen-projector-meeting", "gov-site-browser-compat-mode",
-    "xinchuang-browser-default-bookmarks-faq", "zhaoxin-byosoft-post-error",
-    "kingbase-v8-charset-garbled", "middleware-java-outofmemory", "print-chinese-garbled-blank-page",
-    "wps-office-format-compatibility", "kunpeng920-bios-firmware-upgrade", "ca-cert-login-failed",
-    "ofd-electronic-seal-ukey", "wps-vba-macro-migration", "uos-pantum-m6202-driver",
-    "browser-sign-control-not-detected", "dm8-case-sensitive-principle",
-    "document-camera-gaopaiyi-faq", "phytium-kunlun-bios-settings", "demo-unit-network-printer-config",
+    "wps-linux-freeze-first-row",
+    "dual-screen-projector-meeting",
+    "gov-site-browser-compat-mode",
+    "xinchuang-browser-default-bookmarks-faq",
+    "zhaoxin-byosoft-post-error",
+    "kingbase-v8-charset-garbled",
+    "middleware-java-outofmemory",
+    "print-chinese-garbled-blank-page",
+    "wps-office-format-compatibility",
+    "kunpeng920-bios-firmware-upgrade",
+    "ca-cert-login-failed",
+    "ofd-electronic-seal-ukey",
+    "wps-vba-macro-migration",
+    "uos-pantum-m6202-driver",
+    "browser-sign-control-not-detected",
+    "dm8-case-sensitive-principle",
+    "document-camera-gaopaiyi-faq",
+    "phytium-kunlun-bios-settings",
+    "demo-unit-network-printer-config",
     "wps-linux-missing-fonts",
-]  # fmt: skip
+]
 
 
 def clean(text: str) -> str:
@@ -93,70 +105,290 @@ def set_meta(text: str, key: str, value: str | None) -> str:
 PARA = "\n{}\n"
 DEFECTS = [
     # privacy (errors)
-    ("phone", ["KB-PRIV-001"], lambda t: before_references(t, PARA.format("如仍无法解决，可致电服务工程师 139-7712-3456 咨询。"))),
-    ("phone-plain", ["KB-PRIV-001"], lambda t: before_references(t, PARA.format("联系人手机：15077881234。"))),
-    ("landline", ["KB-PRIV-002"], lambda t: before_references(t, PARA.format("信息中心值班电话：0771-5561234，工作日可拨打。"))),
-    ("landline-paren", ["KB-PRIV-002"], lambda t: before_references(t, PARA.format("也可拨打（0772）2861234 联系机房。"))),
-    ("id-number", ["KB-PRIV-003"], lambda t: before_references(t, PARA.format(f"测试时使用的证件号为 {id_number('45010319900101123')}。"))),
-    ("id-number-x", ["KB-PRIV-003"], lambda t: before_references(t, PARA.format("读卡测试记录：11010519491231002X 读取成功。"))),
-    ("email", ["KB-PRIV-004"], lambda t: before_references(t, PARA.format("问题截图请发送到 liwei1988@163.com。"))),
-    ("email-gov", ["KB-PRIV-004"], lambda t: before_references(t, PARA.format("如有疑问请联系 zhang.san@gxzf.gov.cn。"))),
-    ("private-ip", ["KB-PRIV-005"], lambda t: before_references(t, PARA.format("本单位打印机的地址是 192.168.10.25，可直接访问。"))),
-    ("private-ip-code", ["KB-PRIV-005"], lambda t: before_references(t, "\n检查网络是否连通：\n\n```bash\nping -c 4 10.20.30.40\n```\n")),
-    ("private-ip-172", ["KB-PRIV-005"], lambda t: before_references(t, PARA.format("浏览器代理设置为 `172.20.1.8:8080`。"))),
-    ("password", ["KB-PRIV-006"], lambda t: before_references(t, PARA.format("管理员账号为 admin，密码：Gx@2024abc。"))),
-    ("password-code", ["KB-PRIV-006"], lambda t: before_references(t, "\n连接数据库：\n\n```bash\ndisql SYSDBA/Dm8Pass123@localhost:5236\n```\n")),
-    ("token", ["KB-PRIV-007"], lambda t: before_references(t, "\n调用接口时在请求头中加入：\n\n```text\nAuthorization: Bearer kb_9fJ2kLmN3pQ4rS5tU6vW7xY8zA1bC2dE3fG4hI5jK6lM\n```\n")),
-    ("private-key", ["KB-PRIV-007"], lambda t: before_references(t, "\n证书私钥内容如下：\n\n```text\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7hZ...\n-----END RSA PRIVATE KEY-----\n```\n")),
-    ("licence", ["KB-PRIV-008"], lambda t: before_references(t, PARA.format("激活时输入序列号 `K7M2P-9QX4R-T8W3H-J6Y5N-B2C4D` 即可。"))),
-    ("licence-assign", ["KB-PRIV-008"], lambda t: before_references(t, PARA.format("本机授权码：A8F3K29DQ7。"))),
+    (
+        "phone",
+        ["KB-PRIV-001"],
+        lambda t: before_references(
+            t, PARA.format("如仍无法解决，可致电服务工程师 139-7712-3456 咨询。")
+        ),
+    ),
+    (
+        "phone-plain",
+        ["KB-PRIV-001"],
+        lambda t: before_references(t, PARA.format("联系人手机：15077881234。")),
+    ),
+    (
+        "landline",
+        ["KB-PRIV-002"],
+        lambda t: before_references(
+            t, PARA.format("信息中心值班电话：0771-5561234，工作日可拨打。")
+        ),
+    ),
+    (
+        "landline-paren",
+        ["KB-PRIV-002"],
+        lambda t: before_references(t, PARA.format("也可拨打（0772）2861234 联系机房。")),
+    ),
+    (
+        "id-number",
+        ["KB-PRIV-003"],
+        lambda t: before_references(
+            t, PARA.format(f"测试时使用的证件号为 {id_number('45010319900101123')}。")
+        ),
+    ),
+    (
+        "id-number-x",
+        ["KB-PRIV-003"],
+        lambda t: before_references(t, PARA.format("读卡测试记录：11010519491231002X 读取成功。")),
+    ),
+    (
+        "email",
+        ["KB-PRIV-004"],
+        lambda t: before_references(t, PARA.format("问题截图请发送到 liwei1988@163.com。")),
+    ),
+    (
+        "email-gov",
+        ["KB-PRIV-004"],
+        lambda t: before_references(t, PARA.format("如有疑问请联系 zhang.san@gxzf.gov.cn。")),
+    ),
+    (
+        "private-ip",
+        ["KB-PRIV-005"],
+        lambda t: before_references(
+            t, PARA.format("本单位打印机的地址是 192.168.10.25，可直接访问。")
+        ),
+    ),
+    (
+        "private-ip-code",
+        ["KB-PRIV-005"],
+        lambda t: before_references(
+            t, "\n检查网络是否连通：\n\n```bash\nping -c 4 10.20.30.40\n```\n"
+        ),
+    ),
+    (
+        "private-ip-172",
+        ["KB-PRIV-005"],
+        lambda t: before_references(t, PARA.format("浏览器代理设置为 `172.20.1.8:8080`。")),
+    ),
+    (
+        "password",
+        ["KB-PRIV-006"],
+        lambda t: before_references(t, PARA.format("管理员账号为 admin，密码：Gx@2024abc。")),
+    ),
+    (
+        "password-code",
+        ["KB-PRIV-006"],
+        lambda t: before_references(
+            t, "\n连接数据库：\n\n```bash\ndisql SYSDBA/Dm8Pass123@localhost:5236\n```\n"
+        ),
+    ),
+    (
+        "token",
+        ["KB-PRIV-007"],
+        lambda t: before_references(
+            t,
+            "\n调用接口时在请求头中加入：\n\n```text\nAuthorization: Bearer kb_9fJ2kLmN3pQ4rS5tU6vW7xY8zA1bC2dE3fG4hI5jK6lM\n```\n",
+        ),
+    ),
+    (
+        "private-key",
+        ["KB-PRIV-007"],
+        lambda t: before_references(
+            t,
+            "\n证书私钥内容如下：\n\n```text\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7hZ...\n-----END RSA PRIVATE KEY-----\n```\n",
+        ),
+    ),
+    (
+        "licence",
+        ["KB-PRIV-008"],
+        lambda t: before_references(
+            t, PARA.format("激活时输入序列号 `K7M2P-9QX4R-T8W3H-J6Y5N-B2C4D` 即可。")
+        ),
+    ),
+    (
+        "licence-assign",
+        ["KB-PRIV-008"],
+        lambda t: before_references(t, PARA.format("本机授权码：A8F3K29DQ7。")),
+    ),
     # safety (errors)
-    ("script", ["KB-SAFE-001"], lambda t: before_references(t, PARA.format('<script>alert("已完成")</script>'))),
-    ("iframe", ["KB-SAFE-001"], lambda t: before_references(t, PARA.format('操作演示见下方视频：<iframe src="https://video.example.com/1"></iframe>'))),
-    ("onerror", ["KB-SAFE-002"], lambda t: before_references(t, PARA.format('<img src="a.png" onerror="alert(1)">'))),
-    ("js-link", ["KB-SAFE-003"], lambda t: before_references(t, PARA.format("更多说明请[点击这里](javascript:alert(1))查看。"))),
-    ("raw-html", ["KB-SAFE-004"], lambda t: before_references(t, PARA.format("请务必<u>先备份数据</u>再继续操作。"))),
+    (
+        "script",
+        ["KB-SAFE-001"],
+        lambda t: before_references(t, PARA.format('<script>alert("已完成")</script>')),
+    ),
+    (
+        "iframe",
+        ["KB-SAFE-001"],
+        lambda t: before_references(
+            t,
+            PARA.format('操作演示见下方视频：<iframe src="https://video.example.com/1"></iframe>'),
+        ),
+    ),
+    (
+        "onerror",
+        ["KB-SAFE-002"],
+        lambda t: before_references(t, PARA.format('<img src="a.png" onerror="alert(1)">')),
+    ),
+    (
+        "js-link",
+        ["KB-SAFE-003"],
+        lambda t: before_references(
+            t, PARA.format("更多说明请[点击这里](javascript:alert(1))查看。")
+        ),
+    ),
+    (
+        "raw-html",
+        ["KB-SAFE-004"],
+        lambda t: before_references(t, PARA.format("请务必<u>先备份数据</u>再继续操作。")),
+    ),
     # links
-    ("dead-link", ["KB-LINK-001"], lambda t: before_references(t, PARA.format("相关内容见 [打印机驱动安装汇总](/articles/printer-driver-collection)。"))),
-    ("missing-image", ["KB-LINK-002"], lambda t: before_references(t, PARA.format("![设置界面示意图](images/settings-missing.png)"))),
-    ("remote-image", ["KB-LINK-003"], lambda t: before_references(t, PARA.format("![设置界面示意图](https://img.example.com/settings.png)"))),
-    ("md-link", ["KB-LINK-004"], lambda t: before_references(t, PARA.format("另请参阅 [字体安装说明](wps-linux-missing-fonts.md)。"))),
+    (
+        "dead-link",
+        ["KB-LINK-001"],
+        lambda t: before_references(
+            t, PARA.format("相关内容见 [打印机驱动安装汇总](/articles/printer-driver-collection)。")
+        ),
+    ),
+    (
+        "missing-image",
+        ["KB-LINK-002"],
+        lambda t: before_references(
+            t, PARA.format("![设置界面示意图](images/settings-missing.png)")
+        ),
+    ),
+    (
+        "remote-image",
+        ["KB-LINK-003"],
+        lambda t: before_references(
+            t, PARA.format("![设置界面示意图](https://img.example.com/settings.png)")
+        ),
+    ),
+    (
+        "md-link",
+        ["KB-LINK-004"],
+        lambda t: before_references(
+            t, PARA.format("另请参阅 [字体安装说明](wps-linux-missing-fonts.md)。")
+        ),
+    ),
     # timeliness
     ("review-past", ["KB-TIME-002"], lambda t: set_meta(t, "review_by", "2025-06-30")),
     ("review-far", ["KB-TIME-003"], lambda t: set_meta(t, "review_by", "2031-12-31")),
     ("review-missing", ["KB-TIME-001"], lambda t: set_meta(t, "review_by", None)),
     ("eol-product", ["KB-TIME-004"], lambda t: set_meta(t, "os", "[中标麒麟桌面操作系统 V6.0]")),
     # layout
-    ("caution-plain", ["KB-LAYOUT-001"], lambda t: before_references(t, PARA.format("注意：升级过程中不要关闭电源。"))),
-    ("typography", ["KB-LAYOUT-002"], lambda t: before_references(t, PARA.format("完成后在WPS中重新打开文档,确认显示正常。"))),
+    (
+        "caution-plain",
+        ["KB-LAYOUT-001"],
+        lambda t: before_references(t, PARA.format("注意：升级过程中不要关闭电源。")),
+    ),
+    (
+        "typography",
+        ["KB-LAYOUT-002"],
+        lambda t: before_references(t, PARA.format("完成后在WPS中重新打开文档,确认显示正常。")),
+    ),
     # readability
-    ("long-sentence", ["KB-READ-001"], lambda t: before_references(t, PARA.format(
-        "如果按照上面的方法处理以后问题依然存在并且错误记录里面也没有出现任何明显的提示信息那么很可能是设备本身的硬件出现了故障或者与当前系统版本之间存在尚未解决的兼容性问题需要联系厂商工程师上门进一步检测处理。"))),
-    ("long-paragraph", ["KB-READ-002"], lambda t: before_references(t, PARA.format(
-        "处理完成后请做好记录。记录内容包括故障现象、发生时间、处理人员和处理过程，便于以后遇到同类问题时参考。"
-        "记录应保存在单位的设备台账中，按月整理归档。台账由信息化管理员统一保管，其他人员需要查阅时向管理员申请。"
-        "对于反复出现的问题，管理员应汇总后反馈给服务商，由服务商分析根本原因并给出长期的解决办法。"
-        "服务商给出的办法经验证有效后，应整理成新的知识库文章提交审核，让其他单位也能受益。"
-        "整理文章时要写清楚适用的产品型号和系统版本，并附上操作步骤，方便读者对照检查自己的环境是否一致。"))),
-    ("jargon", ["KB-READ-003"], lambda t: before_references(t, PARA.format("若仍然卡顿，请检查交换分区的大小是否足够。"))),
-    ("abbreviation", ["KB-READ-004"], lambda t: before_references(t, PARA.format("若单位网络划分了 VLAN，请联系网络管理员确认电脑所在的 VLAN。"))),
+    (
+        "long-sentence",
+        ["KB-READ-001"],
+        lambda t: before_references(
+            t,
+            PARA.format(
+                "如果按照上面的方法处理以后问题依然存在并且错误记录里面也没有出现任何明显的提示信息那么很可能是设备本身的硬件出现了故障或者与当前系统版本之间存在尚未解决的兼容性问题需要联系厂商工程师上门进一步检测处理。"
+            ),
+        ),
+    ),
+    (
+        "long-paragraph",
+        ["KB-READ-002"],
+        lambda t: before_references(
+            t,
+            PARA.format(
+                "处理完成后请做好记录。记录内容包括故障现象、发生时间、处理人员和处理过程，便于以后遇到同类问题时参考。"
+                "记录应保存在单位的设备台账中，按月整理归档。台账由信息化管理员统一保管，其他人员需要查阅时向管理员申请。"
+                "对于反复出现的问题，管理员应汇总后反馈给服务商，由服务商分析根本原因并给出长期的解决办法。"
+                "服务商给出的办法经验证有效后，应整理成新的知识库文章提交审核，让其他单位也能受益。"
+                "整理文章时要写清楚适用的产品型号和系统版本，并附上操作步骤，方便读者对照检查自己的环境是否一致。"
+            ),
+        ),
+    ),
+    (
+        "jargon",
+        ["KB-READ-003"],
+        lambda t: before_references(t, PARA.format("若仍然卡顿，请检查交换分区的大小是否足够。")),
+    ),
+    (
+        "abbreviation",
+        ["KB-READ-004"],
+        lambda t: before_references(
+            t, PARA.format("若单位网络划分了 VLAN，请联系网络管理员确认电脑所在的 VLAN。")
+        ),
+    ),
     # operability
-    ("command-in-text", ["KB-OPS-001"], lambda t: before_references(t, PARA.format("最后执行 lpstat -p 查看打印机状态。"))),
-    ("path-in-text", ["KB-OPS-001"], lambda t: before_references(t, PARA.format("配置保存在 /etc/cups/printers.conf 中，修改前请先备份。"))),
-    ("long-procedure", ["KB-OPS-002"], lambda t: before_references(t, "\n## 完整流程\n\n" + "\n".join(
-        f"{i}. {step}" for i, step in enumerate(
-            ["确认设备电源已接通。", "确认连接线缆牢固。", "打开系统设置。", "进入设备管理页面。", "找到对应的设备。",
-             "查看设备状态。", "记录当前版本号。", "按提示更新设备程序。", "重启电脑。", "再次检查设备状态。"], start=1)) + "\n")),
-    ("manual-numbering", ["KB-OPS-003"], lambda t: before_references(t, "\n## 补充步骤\n\n1、打开设置窗口。\n\n2、选择设备页面。\n\n3、点击“应用”。\n")),
+    (
+        "command-in-text",
+        ["KB-OPS-001"],
+        lambda t: before_references(t, PARA.format("最后执行 lpstat -p 查看打印机状态。")),
+    ),
+    (
+        "path-in-text",
+        ["KB-OPS-001"],
+        lambda t: before_references(
+            t, PARA.format("配置保存在 /etc/cups/printers.conf 中，修改前请先备份。")
+        ),
+    ),
+    (
+        "long-procedure",
+        ["KB-OPS-002"],
+        lambda t: before_references(
+            t,
+            "\n## 完整流程\n\n"
+            + "\n".join(
+                f"{i}. {step}"
+                for i, step in enumerate(
+                    [
+                        "确认设备电源已接通。",
+                        "确认连接线缆牢固。",
+                        "打开系统设置。",
+                        "进入设备管理页面。",
+                        "找到对应的设备。",
+                        "查看设备状态。",
+                        "记录当前版本号。",
+                        "按提示更新设备程序。",
+                        "重启电脑。",
+                        "再次检查设备状态。",
+                    ],
+                    start=1,
+                )
+            )
+            + "\n",
+        ),
+    ),
+    (
+        "manual-numbering",
+        ["KB-OPS-003"],
+        lambda t: before_references(
+            t, "\n## 补充步骤\n\n1、打开设置窗口。\n\n2、选择设备页面。\n\n3、点击“应用”。\n"
+        ),
+    ),
     # structure
-    ("h1-in-body", ["KB-STRUCT-004"], lambda t: t.replace("\n---\n", "\n---\n\n# 正文中又写了一遍标题\n", 1)),
-    ("heading-skip", ["KB-STRUCT-005"], lambda t: before_references(t, "\n#### 附加说明\n\n本节补充说明适用范围，其他型号请参考厂商手册。\n")),
+    (
+        "h1-in-body",
+        ["KB-STRUCT-004"],
+        lambda t: t.replace("\n---\n", "\n---\n\n# 正文中又写了一遍标题\n", 1),
+    ),
+    (
+        "heading-skip",
+        ["KB-STRUCT-005"],
+        lambda t: before_references(
+            t, "\n#### 附加说明\n\n本节补充说明适用范围，其他型号请参考厂商手册。\n"
+        ),
+    ),
     ("missing-title", ["KB-STRUCT-002"], lambda t: set_meta(t, "title", None)),
     ("bad-type", ["KB-STRUCT-003"], lambda t: set_meta(t, "type", "使用技巧")),
     ("bad-category", ["KB-STRUCT-003"], lambda t: set_meta(t, "category", "网络设备")),
     ("missing-summary", ["KB-STRUCT-013"], lambda t: set_meta(t, "summary", None)),
     ("empty-section", ["KB-STRUCT-009"], lambda t: before_references(t, "\n## 注意事项\n")),
-]  # fmt: skip
+]
 
 HANDWRITTEN: dict[str, tuple[list[str], str]] = {}
 

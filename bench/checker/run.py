@@ -67,8 +67,10 @@ def main(verbose: bool = False) -> int:
                 if verbose:
                     print(f"  FN {path.name}: {rule}")
     good = sum(1 for labels in spec["cases"].values() if not labels)
-    print(f"labelled set: {len(files)} articles ({good} good, {len(files) - good} with defects); "
-          f"checked in {elapsed:.2f} s")  # fmt: skip
+    print(
+        f"labelled set: {len(files)} articles ({good} good, {len(files) - good} with defects); "
+        f"checked in {elapsed:.2f} s"
+    )
     print(f"{'family':<10} {'TP':>4} {'FP':>4} {'FN':>4} {'precision':>10} {'recall':>8}  target")
     ok = True
     for family in FAMILIES:
@@ -78,8 +80,10 @@ def main(verbose: bool = False) -> int:
         target = TARGETS.get(family, 0.9)
         met = recall >= target
         ok = ok and met
-        print(f"{family:<10} {t:>4} {p:>4} {n:>4} {precision:>10.1%} {recall:>8.1%}  "
-              f"recall ≥ {target:.0%} {'ok' if met else 'MISSED'}")  # fmt: skip
+        print(
+            f"{family:<10} {t:>4} {p:>4} {n:>4} {precision:>10.1%} {recall:>8.1%}  "
+            f"recall ≥ {target:.0%} {'ok' if met else 'MISSED'}"
+        )
     errors_on_samples = [
         path.name
         for path, report in check_files(sorted(articles.glob("*.md")), base)

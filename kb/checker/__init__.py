@@ -152,9 +152,16 @@ def published_signatures(s: Any, th: Thresholds, actor: Any = None) -> list[Publ
     missing = [
         r.published_revision_id
         for r in rows
-        if similarity.cached_signature(r.id, r.published_revision_id, None, scope=scope,
-                                       shingle=th.duplicate_shingle, size=th.minhash_size) is None
-    ]  # fmt: skip
+        if similarity.cached_signature(
+            r.id,
+            r.published_revision_id,
+            None,
+            scope=scope,
+            shingle=th.duplicate_shingle,
+            size=th.minhash_size,
+        )
+        is None
+    ]
     bodies: dict[int, str] = {}
     for start in range(0, len(missing), 500):
         chunk = missing[start : start + 500]
@@ -165,9 +172,13 @@ def published_signatures(s: Any, th: Thresholds, actor: Any = None) -> list[Publ
     out = []
     for r in rows:
         sig = similarity.cached_signature(
-            r.id, r.published_revision_id, bodies.get(r.published_revision_id),
-            shingle=th.duplicate_shingle, size=th.minhash_size, scope=scope,
-        )  # fmt: skip
+            r.id,
+            r.published_revision_id,
+            bodies.get(r.published_revision_id),
+            shingle=th.duplicate_shingle,
+            size=th.minhash_size,
+            scope=scope,
+        )
         if sig is not None:
             out.append(Published(r.slug, r.title, sig))
     return out

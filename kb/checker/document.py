@@ -297,8 +297,16 @@ class Document:
             return Line(no, raw, "rule", prose)
         m = _ORDERED.match(raw)
         if m and m.group(3) != "、":
-            return Line(no, raw, "item", prose, level=indent, ordered=True,
-                        number=int(m.group(2)), content_col=m.end())  # fmt: skip
+            return Line(
+                no,
+                raw,
+                "item",
+                prose,
+                level=indent,
+                ordered=True,
+                number=int(m.group(2)),
+                content_col=m.end(),
+            )
         m = _BULLET.match(raw)
         if m:
             return Line(no, raw, "item", prose, level=indent, content_col=m.end())

@@ -272,9 +272,16 @@ def save(s: Any, actor: Any, text: str) -> Glossary:
         row.updated_at = utcnow()
     added, removed, changed = _diff(old, new)
     audit.record(
-        s, actor, "glossary.update", "setting", SETTING_KEY,
-        terms=len(new), added=added[:100], removed=removed[:100], changed=changed[:100],
-    )  # fmt: skip
+        s,
+        actor,
+        "glossary.update",
+        "setting",
+        SETTING_KEY,
+        terms=len(new),
+        added=added[:100],
+        removed=removed[:100],
+        changed=changed[:100],
+    )
     return new
 
 

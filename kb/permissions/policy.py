@@ -53,9 +53,9 @@ def can(user: Any, action: Action, article: Article) -> bool:
     if action == Action.READ_WORK:
         return is_staff(user) or is_owner_editor(user, article)
     if action == Action.EDIT:
-        return (is_owner_editor(user, article) or (signed_in(user) and user.role == Role.ADMIN)) and (
-            article.status != "archived"
-        )
+        return (
+            is_owner_editor(user, article) or (signed_in(user) and user.role == Role.ADMIN)
+        ) and (article.status != "archived")
     if action in (Action.REVIEW, Action.ARCHIVE):
         return is_staff(user)
     return False

@@ -23,9 +23,15 @@ def _admins_only() -> None:
 def _page(error: KbError | None = None, form: str = ""):  # type: ignore[no-untyped-def]
     s = db.session()
     page = render_template(
-        "admin/index.html", orgs=accounts.list_orgs(s), users=accounts.list_users(s),
-        roles=list(Role), kinds=list(OrgKind), error=error, form=form, values=request.form,
-    )  # fmt: skip
+        "admin/index.html",
+        orgs=accounts.list_orgs(s),
+        users=accounts.list_users(s),
+        roles=list(Role),
+        kinds=list(OrgKind),
+        error=error,
+        form=form,
+        values=request.form,
+    )
     return (page, error.status) if error else page
 
 
@@ -48,7 +54,12 @@ def _apply(form: str, operation) -> object:  # type: ignore[no-untyped-def]
 @bp.post("/orgs")
 def create_org():  # type: ignore[no-untyped-def]
     f = request.form
-    return _apply("org", lambda s: accounts.create_org(s, actor(), f.get("code", ""), f.get("name", ""), f.get("kind", "")))
+    return _apply(
+        "org",
+        lambda s: accounts.create_org(
+            s, actor(), f.get("code", ""), f.get("name", ""), f.get("kind", "")
+        ),
+    )
 
 
 @bp.post("/users")
@@ -57,10 +68,15 @@ def create_user():  # type: ignore[no-untyped-def]
     return _apply(
         "user",
         lambda s: accounts.create_user(
-            s, actor(), f.get("username", ""), f.get("password", ""), f.get("role", ""),
-            f.get("organisation", ""), f.get("display_name", ""),
+            s,
+            actor(),
+            f.get("username", ""),
+            f.get("password", ""),
+            f.get("role", ""),
+            f.get("organisation", ""),
+            f.get("display_name", ""),
         ),
-    )  # fmt: skip
+    )
 
 
 @bp.post("/users/<username>")
@@ -70,11 +86,15 @@ def update_user(username: str):  # type: ignore[no-untyped-def]
     def change(s):  # type: ignore[no-untyped-def]
         user = accounts.get_user(s, username)
         accounts.update_user(
-            s, actor(), user, role=f.get("role") or None, org_code=f.get("organisation") or None,
+            s,
+            actor(),
+            user,
+            role=f.get("role") or None,
+            org_code=f.get("organisation") or None,
             # a form without the field leaves the status alone rather than deactivating
             active=(f.get("active") == "1") if "active" in f else None,
             password=f.get("password") or None,
-        )  # fmt: skip
+        )
 
     return _apply(f"edit-{username}", change)
 

@@ -54,10 +54,14 @@ def require_user() -> Any:
 
 
 def body_json() -> Any:
-    return jsonio.loads(request.get_data(cache=True), max_depth=current_app.config["MAX_JSON_DEPTH"])
+    return jsonio.loads(
+        request.get_data(cache=True), max_depth=current_app.config["MAX_JSON_DEPTH"]
+    )
 
 
-def article_json(article: Article, revision: Revision | None, *, full: bool = False) -> dict[str, Any]:
+def article_json(
+    article: Article, revision: Revision | None, *, full: bool = False
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "slug": article.slug,
         "title": article.title,
@@ -87,7 +91,12 @@ def article_json(article: Article, revision: Revision | None, *, full: bool = Fa
         data["revision_state"] = revision.state
     if full and revision is not None:
         meta = revision.meta
-        data.update({k: meta.get(k) for k in ("title", "type", "category", "products", "os", "tags", "summary")})
+        data.update(
+            {
+                k: meta.get(k)
+                for k in ("title", "type", "category", "products", "os", "tags", "summary")
+            }
+        )
         data["markdown"] = revision.body
         data["source"] = revision.source
         data["html"] = str(render.render(revision.body).html)
@@ -116,7 +125,9 @@ def _draft_from_request() -> frontmatter.ArticleDraft:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise Invalid("正文不是有效的 UTF-8 编码", fields={"markdown": "编码错误"}, status=400) from None
+        raise Invalid(
+            "正文不是有效的 UTF-8 编码", fields={"markdown": "编码错误"}, status=400
+        ) from None
     return frontmatter.parse(text.replace("\r\n", "\n"))
 
 
@@ -134,9 +145,14 @@ def list_articles():  # type: ignore[no-untyped-def]
     s = db.session()
     per_page = int_arg("per_page", 20, 1, 100)
     page = ops.listing(
-        s, actor(), status=request.args.get("status") or None, type_=request.args.get("type") or None,
-        category=request.args.get("category") or None, page=int_arg("page", 1), per_page=per_page,
-    )  # fmt: skip
+        s,
+        actor(),
+        status=request.args.get("status") or None,
+        type_=request.args.get("type") or None,
+        category=request.args.get("category") or None,
+        page=int_arg("page", 1),
+        per_page=per_page,
+    )
     return jsonify(
         {
             "total": page.total,
@@ -159,9 +175,12 @@ def create_article():  # type: ignore[no-untyped-def]
     s = db.session()
     draft = _draft_from_request()
     article = ops.create(
-        s, user, draft, message=request.args.get("message", ""),
+        s,
+        user,
+        draft,
+        message=request.args.get("message", ""),
         max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
-    )  # fmt: skip
+    )
     ops.commit(s)
     return jsonify(article_json(article, article.working_revision, full=True)), 201
 
@@ -179,9 +198,14 @@ def update_article(slug: str):  # type: ignore[no-untyped-def]
 
         feedback.check_resolvable(s, user, article, resolves)
     revision = ops.save(
-        s, user, article, draft, message=request.args.get("message", ""),
-        max_bytes=current_app.config["MAX_MARKDOWN_BYTES"], resolves_request_id=resolves,
-    )  # fmt: skip
+        s,
+        user,
+        article,
+        draft,
+        message=request.args.get("message", ""),
+        max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
+        resolves_request_id=resolves,
+    )
     ops.commit(s)
     return jsonify(article_json(article, revision, full=True))
 
@@ -262,7 +286,9 @@ def diff(slug: str):  # type: ignore[no-untyped-def]
     if not old or not new:
         raise Invalid("需要 from 和 to 两个修订号", fields={"from": "必填", "to": "必填"})
     lines = ops.diff(s, actor(), article, old, new)
-    return jsonify({"slug": slug, "from": old, "to": new, "lines": [{"op": k, "text": t} for k, t in lines]})
+    return jsonify(
+        {"slug": slug, "from": old, "to": new, "lines": [{"op": k, "text": t} for k, t in lines]}
+    )
 
 
 @bp.get("/openapi.json")

@@ -52,20 +52,32 @@ def index() -> str:
     if type_ and type_ not in TYPES:
         raise Invalid(f"未知的文章类型“{type_}”", fields={"type": "未知的文章类型"})
     page = ops.listing(
-        s, actor(), type_=type_, category=category, page=int_arg("page", 1), per_page=20,
-    )  # fmt: skip
+        s,
+        actor(),
+        type_=type_,
+        category=category,
+        page=int_arg("page", 1),
+        per_page=20,
+    )
     categories, types = _facets(s, actor())
     return render_template(
-        "articles/index.html", page=page, category=category, type_=type_,
-        categories=categories, types=types,
-    )  # fmt: skip
+        "articles/index.html",
+        page=page,
+        category=category,
+        type_=type_,
+        categories=categories,
+        types=types,
+    )
 
 
 def _shown_revision(article: Article):  # type: ignore[no-untyped-def]
     """Readers see the published revision; editors and curators see work before publication."""
-    if article.status in ("published", "archived") and article.published_revision is not None:
-        if policy.can(actor(), Action.READ, article):
-            return article.published_revision
+    if (
+        article.status in ("published", "archived")
+        and article.published_revision is not None
+        and policy.can(actor(), Action.READ, article)
+    ):
+        return article.published_revision
     return article.review_revision
 
 
@@ -97,7 +109,7 @@ def download(slug: str) -> Response:
         mimetype="text/markdown; charset=utf-8",
         headers={
             # ASCII name for old clients, the Chinese title for the rest (RFC 6266 / 5987)
-            "Content-Disposition": f"attachment; filename=\"{filename}\"; "
+            "Content-Disposition": f'attachment; filename="{filename}"; '
             f"filename*=UTF-8''{quote(article.title[:80] + '.md')}"
         },
     )

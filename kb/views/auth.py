@@ -18,11 +18,15 @@ def login():  # type: ignore[no-untyped-def]
         return render_template("auth/login.html", next=target, error=None)
     s = db.session()
     username = request.form.get("username", "")[:64]
-    user = accounts.authenticate(s, username, request.form.get("password", ""), request.remote_addr or "")
+    user = accounts.authenticate(
+        s, username, request.form.get("password", ""), request.remote_addr or ""
+    )
     s.commit()
     if user is None:
         return (
-            render_template("auth/login.html", next=target, error="用户名或密码不正确。", username=username),
+            render_template(
+                "auth/login.html", next=target, error="用户名或密码不正确。", username=username
+            ),
             401,
         )
     login_user(user, remember=bool(request.form.get("remember")))

@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 
 from kb import articles as ops
@@ -33,7 +42,9 @@ def _editors_only() -> None:
 def form_meta() -> dict[str, Any]:
     meta: dict[str, Any] = {k: request.form.get(k, "").strip() for k in TEXT_FIELDS}
     for key in LIST_FIELDS:
-        meta[key] = [v.strip() for v in re.split(r"[\n,，、]", request.form.get(key, "")) if v.strip()]
+        meta[key] = [
+            v.strip() for v in re.split(r"[\n,，、]", request.form.get(key, "")) if v.strip()
+        ]
     return meta
 
 
@@ -68,9 +79,12 @@ def new():  # type: ignore[no-untyped-def]
     try:
         draft = form_draft()
         article = ops.create(
-            s, actor(), draft, message=request.form.get("message", ""),
+            s,
+            actor(),
+            draft,
+            message=request.form.get("message", ""),
             max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
-        )  # fmt: skip
+        )
         ops.commit(s)
     except KbError as err:
         s.rollback()
@@ -82,7 +96,13 @@ def _form_again(article: Any, err: KbError):  # type: ignore[no-untyped-def]
     """Show the form again with the author's input intact and the problems beside the fields."""
     values = _form_values(form_meta(), request.form.get("markdown", ""))
     return (
-        render_template("editor/edit.html", article=article, values=values, errors=err.fields, message=err.message),
+        render_template(
+            "editor/edit.html",
+            article=article,
+            values=values,
+            errors=err.fields,
+            message=err.message,
+        ),
         err.status,
     )
 
@@ -96,9 +116,13 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
         revision = article.review_revision
         values = _form_values(revision.meta, revision.body)
         return render_template(
-            "editor/edit.html", article=article, revision=revision, values=values, errors={},
+            "editor/edit.html",
+            article=article,
+            revision=revision,
+            values=values,
+            errors={},
             saved=request.args.get("saved"),
-        )  # fmt: skip
+        )
     try:
         draft = form_draft()
         resolves = request.form.get("resolves", type=int)
@@ -107,9 +131,14 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
 
             feedback.check_resolvable(s, actor(), article, resolves)
         ops.save(
-            s, actor(), article, draft, message=request.form.get("message", ""),
-            max_bytes=current_app.config["MAX_MARKDOWN_BYTES"], resolves_request_id=resolves,
-        )  # fmt: skip
+            s,
+            actor(),
+            article,
+            draft,
+            message=request.form.get("message", ""),
+            max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
+            resolves_request_id=resolves,
+        )
         ops.commit(s)
     except KbError as err:
         s.rollback()
@@ -129,12 +158,16 @@ def submit(slug: str):  # type: ignore[no-untyped-def]
         revision = article.review_revision
         return (
             render_template(
-                "editor/edit.html", article=article, revision=revision,
-                values=_form_values(revision.meta, revision.body), errors=err.fields,
-                message=err.message, findings=err.extra.get("findings", []),
+                "editor/edit.html",
+                article=article,
+                revision=revision,
+                values=_form_values(revision.meta, revision.body),
+                errors=err.fields,
+                message=err.message,
+                findings=err.extra.get("findings", []),
             ),
             err.status,
-        )  # fmt: skip
+        )
     return redirect(url_for("articles.show", slug=slug))
 
 
@@ -158,8 +191,13 @@ def preview():  # type: ignore[no-untyped-def]
     try:
         source = validate_meta(meta, body).source()
     except Invalid:
-        source = ArticleDraft(title=meta["title"], type=meta["type"], category=meta["category"],
-                              visibility=meta["visibility"], body=body).source()  # fmt: skip
+        source = ArticleDraft(
+            title=meta["title"],
+            type=meta["type"],
+            category=meta["category"],
+            visibility=meta["visibility"],
+            body=body,
+        ).source()
     report = check(source, context_from_db(s, meta.get("slug") or None))
     # findings count lines of the whole source; the editor shows the body on its own
     offset = source.count("\n") - body.lstrip("\n").count("\n")

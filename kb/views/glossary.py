@@ -35,9 +35,13 @@ def _editor(text: str, error: KbError | None = None, status: int = 200):  # type
     s = db.session()
     customised = glossary.stored_text(s) is not None
     page = render_template(
-        "glossary/edit.html", text=text, error=error, customised=customised,
-        count=len(glossary.load(s)), saved=request.args.get("saved"),
-    )  # fmt: skip
+        "glossary/edit.html",
+        text=text,
+        error=error,
+        customised=customised,
+        count=len(glossary.load(s)),
+        saved=request.args.get("saved"),
+    )
     return page, status
 
 

@@ -24,7 +24,9 @@ def _curators_only() -> None:
 @bp.get("/")
 def queue() -> str:
     s = db.session()
-    page = ops.listing(s, actor(), status="pending", page=int_arg("page", 1), per_page=50, order="updated")
+    page = ops.listing(
+        s, actor(), status="pending", page=int_arg("page", 1), per_page=50, order="updated"
+    )
     return render_template("review/queue.html", page=page)
 
 
@@ -42,10 +44,15 @@ def _review_page(s, article, error: KbError | None = None):  # type: ignore[no-u
         diff = ops.diff(s, actor(), article, article.published_revision.number, revision.number)
     report = ops.check_revision(s, article, revision)
     page = render_template(
-        "review/show.html", article=article, revision=revision, meta=revision.meta,
-        rendered=render.render(revision.body), diff=diff, findings=report.findings,
+        "review/show.html",
+        article=article,
+        revision=revision,
+        meta=revision.meta,
+        rendered=render.render(revision.body),
+        diff=diff,
+        findings=report.findings,
         error=error,
-    )  # fmt: skip
+    )
     return (page, error.status) if error else page
 
 

@@ -35,10 +35,15 @@ def _run(per_page_default: int) -> tuple[searcher.ResultPage, dict[str, str], st
     per_page = int_arg("per_page", per_page_default, 1, 50)
     page = int_arg("page", 1, 1, 100)
     result = searcher.search(
-        request.args.get("q", ""), policy.visible_terms(actor()), db.session(),
-        filters=filters, sort=sort, page=page, per_page=per_page,
+        request.args.get("q", ""),
+        policy.visible_terms(actor()),
+        db.session(),
+        filters=filters,
+        sort=sort,
+        page=page,
+        per_page=per_page,
         time_limit=current_app.config["SEARCH_TIME_LIMIT"],
-    )  # fmt: skip
+    )
     return result, filters, sort
 
 

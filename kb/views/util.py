@@ -35,5 +35,7 @@ def int_arg(name: str, default: int, low: int = 1, high: int = 10_000) -> int:
     except ValueError:
         raise Invalid(f"参数 {name} 应为整数", fields={name: "应为整数"}) from None
     if not low <= value <= high:
-        raise Invalid(f"参数 {name} 应在 {low}～{high} 之间", fields={name: f"应在 {low}～{high} 之间"})
+        raise Invalid(
+            f"参数 {name} 应在 {low}～{high} 之间", fields={name: f"应在 {low}～{high} 之间"}
+        )
     return value

@@ -155,10 +155,13 @@ def unnumbered_steps(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Find
             continue
         ordered = any(ln.kind == "item" and ln.ordered for ln in section.lines)
         bullets = [
-            ln for ln in section.lines
-            if ln.kind == "item" and not ln.ordered and ln.level == 0
+            ln
+            for ln in section.lines
+            if ln.kind == "item"
+            and not ln.ordered
+            and ln.level == 0
             and not _DEFINITION_ITEM.match(ln.content)
-        ]  # fmt: skip
+        ]
         if not ordered and len(bullets) >= 2:
             yield r.at(
                 f"“{section.title}”中的 {len(bullets)} 个步骤用的是无序列表（- 开头）。"
