@@ -438,17 +438,6 @@ def editors_of(s: Session, owner_id: int) -> list[User]:
     )
 
 
-def open_count(s: Session, article: Article) -> int:
-    return (
-        s.scalar(
-            select(func.count())
-            .select_from(RevisionRequest)
-            .where(RevisionRequest.article_id == article.id, RevisionRequest.status == "open")
-        )
-        or 0
-    )
-
-
 def request_json(req: RevisionRequest, *, fb: Feedback | None = None) -> dict[str, Any]:
     age = age_of(req)
     return {

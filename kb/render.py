@@ -227,9 +227,3 @@ def _flatten_toc(tokens: list[dict]) -> list[tuple[int, str, str]]:
         result.append((token["level"], token["id"], text))
         result.extend(_flatten_toc(token.get("children", [])))
     return result
-
-
-def plain_text(text: str) -> str:
-    """Markdown reduced to readable text (for search snippets and summaries)."""
-    html = render(text).html
-    return re.sub(r"\s+", " ", bleach.clean(str(html), tags=set(), strip=True)).strip()

@@ -600,13 +600,6 @@ def source_ticket(s: Session, article: Article) -> Ticket | None:
     return s.scalar(select(Ticket).where(Ticket.draft_article_id == article.id))
 
 
-def may_see_tickets(user: Any, org_id: int) -> bool:
-    """Ticket records (with contacts): the enterprise's editors and platform, and curators."""
-    if policy.is_staff(user):
-        return True
-    return policy.signed_in(user) and user.organisation_id == org_id and user.role == Role.EDITOR
-
-
 def visible_tickets(s: Session, user: Any, limit: int = 200) -> list[Ticket]:
     query = select(Ticket).order_by(Ticket.closed_at.desc()).limit(limit)
     if policy.is_staff(user):

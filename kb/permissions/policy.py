@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kb.errors import Forbidden, NotFound
-from kb.models import Article, User
+from kb.models import Article
 from kb.permissions.roles import Action, Role, Visibility
 
 STAFF_ROLES = {Role.CURATOR, Role.ADMIN}
@@ -96,7 +96,3 @@ def document_acl(article: Article, owner_code: str) -> list[str]:
     if article.visibility == Visibility.REGISTERED:
         return ["registered"]
     return ["staff", f"org:{owner_code}", *(f"org:{code}" for code in article.allowed_orgs or [])]
-
-
-def user_label(user: User | None) -> str:
-    return user.username if user is not None else "系统"
