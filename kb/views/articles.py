@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from kb import articles as ops
-from kb import db, render
+from kb import db, freshness, reads, render
 from kb.errors import Invalid
 from kb.frontmatter import CATEGORIES, TYPES
 from kb.models import Article
@@ -82,11 +82,16 @@ def _shown_revision(article: Article):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/articles/<slug>")
-def show(slug: str) -> str:
+def show(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
     user = actor()
+    moved_to = freshness.replacement_of(s, slug)
+    if moved_to is not None:  # archived and replaced: the old address forwards for good
+        return redirect(url_for("articles.show", slug=moved_to), 301)
     article = ops.get(s, user, slug)
     revision = _shown_revision(article)
+    if revision is article.published_revision and article.status == "published":
+        reads.count_after_response(article.id, user)
     return render_template(
         "articles/show.html",
         article=article,
@@ -96,6 +101,7 @@ def show(slug: str) -> str:
         can_work=policy.can(user, Action.READ_WORK, article),
         can_edit=policy.can(user, Action.EDIT, article),
         can_review=policy.can(user, Action.REVIEW, article),
+        fresh=freshness.face(s, user, article),
     )
 
 
