@@ -65,7 +65,9 @@ def test_the_owning_editor_confirms_and_the_date_moves_with_an_audit_event(
     page = text(editor.get(f"/articles/{slug}"))
     assert "内容可能已过时" not in page
     with app.app_context():
-        event = db.session().scalar(select(AuditEvent).where(AuditEvent.action == "article.confirm"))
+        event = db.session().scalar(
+            select(AuditEvent).where(AuditEvent.action == "article.confirm")
+        )
         assert event.actor_name == "editor" and event.object_id == slug
         assert event.detail == {"before": "2024-03-01", "after": expected.isoformat()}
 

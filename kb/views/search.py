@@ -86,11 +86,26 @@ def _staff_only() -> None:
 
 @bp.get("/search/report")
 @login_required
-def report() -> str:
+def report():  # type: ignore[no-untyped-def]
     _staff_only()
-    days = int_arg("days", 30, 1, 365)
+    from kb import reports
+    from kb.views.reports import export_format, send
+
+    fmt = export_format()
+    month_text = request.args.get("month") or None
+    if month_text:  # a calendar month (China time) instead of the last N days
+        period = reports.parse_month(month_text)
+        data = searchlog.report(db.session(), start=period.start, end=period.end)
+        days, label = 0, period.label
+    else:
+        days = int_arg("days", 30, 1, 365)
+        data = searchlog.report(db.session(), days)
+        label = f"最近 {days} 天"
+    if fmt != "html":
+        name = f"kb-search-{month_text or f'{days}d'}"
+        return send(searchlog.report_sheets(data, label), fmt, name)
     return render_template(
-        "search/report.html", report=searchlog.report(db.session(), days), days=days
+        "search/report.html", report=data, days=days, month=month_text or "", label=label
     )
 
 
