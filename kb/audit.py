@@ -76,6 +76,8 @@ DETAIL_LABELS = {
     "helpful": "有帮助",
     "active": "启用",
 }
+# coded detail values shown in words
+VALUE_LABELS = {"bad_credentials": "用户名或密码错误", "inactive": "账号已停用"}
 PER_PAGE = 50
 
 
@@ -96,7 +98,7 @@ def record(
 
 
 def action_label(action: str) -> str:
-    return ACTION_LABELS.get(action, action)
+    return ACTION_LABELS.get(action) or FAMILY_LABELS.get(action) or action
 
 
 def _text(value: Any) -> str:
@@ -108,7 +110,7 @@ def _text(value: Any) -> str:
         return "，".join(f"{DETAIL_LABELS.get(k, k)}：{_text(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return "、".join(_text(v) for v in value)
-    return str(value)
+    return VALUE_LABELS.get(str(value), str(value))
 
 
 def describe(detail: dict[str, Any] | None) -> str:
@@ -198,15 +200,29 @@ def search(
     return list(events), total
 
 
-def actions_seen(s: Session) -> list[str]:
-    return list(s.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+FAMILY_LABELS = {
+    "article": "文章（全部）",
+    "auth": "登录与退出（全部）",
+    "user": "账号（全部）",
+    "request": "修订请求（全部）",
+    "ticket": "工单（全部）",
+}
+
+
+def action_choices(s: Session) -> list[tuple[str, str]]:
+    """(value, label) for the action filter: each family, then every action seen."""
+    seen = list(s.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+    families = sorted({a.split(".")[0] for a in seen} & FAMILY_LABELS.keys())
+    return [(f, FAMILY_LABELS[f]) for f in families] + [(a, action_label(a)) for a in seen]
 
 
 def sheets(s: Session, f: Filters, limit: int = 100_000) -> list[tuple[str, list[list[Any]]]]:
     """The matching events (up to ``limit``) as one sheet for the CSV export."""
     from kb.web import localtime
 
-    rows: list[list[Any]] = [["时间（北京时间）", "操作人", "操作", "操作代码", "对象", "详情"]]
+    rows: list[list[Any]] = [
+        ["时间（北京时间）", "操作人", "操作", "操作代码", "对象类型", "对象", "详情"]
+    ]
     for e in s.scalars(_query(f).order_by(AuditEvent.id.desc()).limit(limit)):
         rows.append(
             [
@@ -214,7 +230,8 @@ def sheets(s: Session, f: Filters, limit: int = 100_000) -> list[tuple[str, list
                 e.actor_name,
                 action_label(e.action),
                 e.action,
-                f"{OBJECT_LABELS.get(e.object_type, e.object_type)} {e.object_id}".strip(),
+                OBJECT_LABELS.get(e.object_type, e.object_type),
+                e.object_id,
                 describe(e.detail),
             ]
         )

@@ -122,7 +122,7 @@ def audit_log():  # type: ignore[no-untyped-def]
         pages=max(1, -(-total // audit.PER_PAGE)),
         filters=filters,
         args=filters.as_args(),
-        actions=audit.actions_seen(s),
+        actions=audit.action_choices(s),
         action_label=audit.action_label,
         object_labels=audit.OBJECT_LABELS,
         describe=audit.describe,
