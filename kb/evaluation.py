@@ -139,25 +139,30 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _passes_checker(s: Session, articles: list[Article]) -> int:
-    """How many published revisions have no blocking finding (duplicates not compared)."""
+def _passes_checker(s: Session, articles: list[Article], cache: dict[int, bool]) -> int:
+    """How many published revisions have no blocking finding (duplicates not compared).
+    ``cache`` (revision id → passed) spares re-checking when the province and every
+    enterprise are judged in one go."""
     from kb.checker import check, context_from_db
 
-    if not articles:
-        return 0
-    base = context_from_db(s, None, duplicates=False)
+    base = None
     passed = 0
     for a in articles:
         revision = a.published_revision
-        if (
-            revision is not None
-            and not check(revision.source, replace(base, self_slug=a.slug)).has_errors
-        ):
-            passed += 1
+        if revision is None:
+            continue
+        if revision.id not in cache:
+            base = base or context_from_db(s, None, duplicates=False)
+            cache[revision.id] = not check(
+                revision.source, replace(base, self_slug=a.slug)
+            ).has_errors
+        passed += cache[revision.id]
     return passed
 
 
-def evidence(s: Session, period: Period, owner_ids: list[int]) -> dict[str, Any]:
+def evidence(
+    s: Session, period: Period, owner_ids: list[int], cache: dict[int, bool] | None = None
+) -> dict[str, Any]:
     """The figures of both items for the articles, requests and tickets of ``owner_ids``."""
     history = publications(s)
     articles = [
@@ -183,7 +188,7 @@ def evidence(s: Session, period: Period, owner_ids: list[int]) -> dict[str, Any]
             updated += 1
     ref = period.reference_day()
     fresh = sum(1 for a in articles if a.review_by is None or a.review_by >= ref)
-    passed = _passes_checker(s, articles)
+    passed = _passes_checker(s, articles, {} if cache is None else cache)
     open_ = sum(1 for a in articles if a.visibility in (Visibility.PUBLIC, Visibility.REGISTERED))
     unit_reads = sum(
         reads.totals(s, period.first, period.last, owner_id=o, org_kind=OrgKind.UNIT)
@@ -395,22 +400,29 @@ def _existed(org: Organisation, period: Period) -> bool:
     return org.created_at < period.end
 
 
-def evaluate(s: Session, actor: Any, year: str | None, code: str | None) -> dict[str, Any]:
+def evaluate(
+    s: Session,
+    actor: Any,
+    year: str | None,
+    code: str | None,
+    cache: dict[int, bool] | None = None,
+) -> dict[str, Any]:
     """``{"enterprise", "year", "items"}`` for one enterprise, or the province when ``code`` is
     empty (then ``enterprise`` is null and each item's evidence also counts the enterprises by
     verdict under ``enterprises``)."""
     require_curator(actor)
     period = parse_year(year)
     th = thresholds(s)
+    cache = {} if cache is None else cache
     org = enterprise(s, code)
     if org is not None:
-        items = judge(evidence(s, period, [org.id]), th, _existed(org, period))
+        items = judge(evidence(s, period, [org.id], cache), th, _existed(org, period))
         return {"enterprise": org.code, "year": period.first.year, "items": items}
     orgs = [o for o in _enterprises(s) if _existed(o, period)]
-    items = judge(evidence(s, period, [o.id for o in orgs]), th, bool(orgs))
+    items = judge(evidence(s, period, [o.id for o in orgs], cache), th, bool(orgs))
     tally: dict[int, dict[str, int]] = {13: {YES: 0, NO: 0, NA: 0}, 14: {YES: 0, NO: 0, NA: 0}}
     for o in _enterprises(s):
-        for it in judge(evidence(s, period, [o.id]), th, _existed(o, period)):
+        for it in judge(evidence(s, period, [o.id], cache), th, _existed(o, period)):
             tally[it["item"]][it["verdict"]] += 1
     for it in items:
         it["evidence"]["enterprises"] = tally[it["item"]]
@@ -420,10 +432,11 @@ def evaluate(s: Session, actor: Any, year: str | None, code: str | None) -> dict
 def overview(s: Session, actor: Any, year: str | None) -> dict[str, Any]:
     """The page: the province and every enterprise, with the thresholds."""
     require_curator(actor)
-    province = evaluate(s, actor, year, None)
+    cache: dict[int, bool] = {}
+    province = evaluate(s, actor, year, None, cache)
     rows = []
     for o in _enterprises(s):
-        result = evaluate(s, actor, str(province["year"]), o.code)
+        result = evaluate(s, actor, str(province["year"]), o.code, cache)
         rows.append({"code": o.code, "name": o.name, **result})
     return {
         "year": province["year"],
