@@ -64,6 +64,7 @@ def test_the_owning_editor_confirms_and_the_date_moves_with_an_audit_event(
     assert get_article(app, slug).review_by == expected
     page = text(editor.get(f"/articles/{slug}"))
     assert "内容可能已过时" not in page
+    assert f"<dt>复审日期</dt><dd>{expected}</dd>" in page
     with app.app_context():
         event = db.session().scalar(
             select(AuditEvent).where(AuditEvent.action == "article.confirm")

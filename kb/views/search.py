@@ -47,6 +47,13 @@ def _run(per_page_default: int) -> tuple[searcher.ResultPage, dict[str, str], st
     return result, filters, sort
 
 
+def _weak(result: searcher.ResultPage) -> bool | None:
+    """Whether the ranker judged the best answer weak (None while it does not say): the 月报
+    counts weak-answer queries from the log (issue 11)."""
+    weak = getattr(result, "weak", None)
+    return None if weak is None else bool(weak)
+
+
 @bp.get("/search")
 def search():  # type: ignore[no-untyped-def]
     q = request.args.get("q", "")
@@ -58,7 +65,9 @@ def search():  # type: ignore[no-untyped-def]
         ), err.status
     log_id = None
     if result.query and result.page == 1:
-        log_id = searchlog.record(db.session(), actor(), result.query, result.total)
+        log_id = searchlog.record(
+            db.session(), actor(), result.query, result.total, weak=_weak(result)
+        )
     active = {k: v for k, v in filters.items() if v}
     return render_template(
         "search/results.html",
@@ -151,7 +160,7 @@ def hit_json(hit: searcher.Hit) -> dict[str, Any]:
 def api_search():  # type: ignore[no-untyped-def]
     result, _filters, _sort = _run(10)
     if result.query and result.page == 1:
-        searchlog.record(db.session(), actor(), result.query, result.total)
+        searchlog.record(db.session(), actor(), result.query, result.total, weak=_weak(result))
     return jsonify(
         {
             "query": result.query,
