@@ -64,9 +64,6 @@ class Period:
         """The day "at the end of the period" is judged on: its last day, or today if sooner."""
         return min(self.last, china_today())
 
-    def reference_instant(self) -> datetime:
-        return min(self.end, datetime.now(CHINA))
-
 
 def month(year: int, mon: int) -> Period:
     first = date(year, mon, 1)
