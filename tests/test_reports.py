@@ -189,3 +189,13 @@ def test_search_report_has_a_period_choice_and_exports(world):
     assert ["量子纠缠", "2"] in rows and ["'" + INJECTION, "1"] in rows
     book = load_workbook(io.BytesIO(world.get(f"/search/report?month={month}&format=xlsx").data))
     assert [c.value for c in book.worksheets[1][2]] == ["量子纠缠", 2, 0]
+
+
+def test_search_and_loop_figures_are_drawn_too(world, login_as):
+    search = world.get(f"/search/report?month={this_month()}").get_data(as_text=True)
+    assert search.count("<svg") == 2 and "<title>无结果的搜索 Top 20</title>" in search
+    loop = world.get("/feedback/stats").get_data(as_text=True)
+    chart = loop.split("<title>各企业工单闭环关联率（%）</title>")[1].split("</svg>")[0]
+    assert ">示例企业</text>" in chart and ">50</text>" in chart  # T1 of T1, T2 linked
+    own = login_as("editor").get("/feedback/stats").get_data(as_text=True)
+    assert own.count("<svg") == 1 and "另一企业" not in own

@@ -113,8 +113,19 @@ def report():  # type: ignore[no-untyped-def]
     if fmt != "html":
         name = f"kb-search-{month_text or f'{days}d'}"
         return send(searchlog.report_sheets(data, label), fmt, name)
+    from kb import charts
+
+    drawn = [
+        charts.ranked_bars("无结果的搜索 Top 20", [(q, n) for q, n, _c in data["zero"][:20]]),
+        charts.ranked_bars("热门搜索 Top 20", [(q, n) for q, n, _c in data["top"][:20]]),
+    ]
     return render_template(
-        "search/report.html", report=data, days=days, month=month_text or "", label=label
+        "search/report.html",
+        report=data,
+        days=days,
+        month=month_text or "",
+        label=label,
+        charts=drawn,
     )
 
 
