@@ -429,19 +429,21 @@ def evaluate(
     return {"enterprise": None, "year": period.first.year, "items": items}
 
 
-def overview(s: Session, actor: Any, year: str | None) -> dict[str, Any]:
-    """The page: the province and every enterprise, with the thresholds."""
+def overview(s: Session, actor: Any, year: str | None, code: str | None = None) -> dict[str, Any]:
+    """The page: the province and every enterprise (or only ``code``), with the thresholds."""
     require_curator(actor)
+    only = enterprise(s, code)
     cache: dict[int, bool] = {}
     province = evaluate(s, actor, year, None, cache)
     rows = []
-    for o in _enterprises(s):
+    for o in [only] if only is not None else _enterprises(s):
         result = evaluate(s, actor, str(province["year"]), o.code, cache)
         rows.append({"code": o.code, "name": o.name, **result})
     return {
         "year": province["year"],
         "province": province,
         "enterprises": rows,
+        "only": only.code if only is not None else None,
         "thresholds": thresholds(s),
     }
 

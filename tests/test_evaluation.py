@@ -186,3 +186,17 @@ def test_page_and_exports_give_the_same_verdicts(world):
     first = book.worksheets[0]
     cells = [[c.value for c in row] for row in first.iter_rows()]
     assert ["demo", "示例企业", 13, "是", None] in cells
+
+
+def test_the_page_can_focus_on_one_enterprise(world):
+    page = world.get("/evaluation?enterprise=other").get_data(as_text=True)
+    assert 'id="ent-other"' in page and 'id="ent-demo"' not in page and 'id="province"' in page
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                world.get("/evaluation?enterprise=other&format=csv").data.decode("utf-8-sig")
+            )
+        )
+    )
+    assert {r[0] for r in rows if len(r) == 5 and r[2] in ("13", "14")} == {"全区", "other"}
+    assert world.get("/evaluation?enterprise=nope").status_code == 422

@@ -95,10 +95,17 @@ def monthly():  # type: ignore[no-untyped-def]
 def evaluation_page():  # type: ignore[no-untyped-def]
     fmt = export_format()
     s = db.session()
-    data = evaluation.overview(s, actor(), request.args.get("year"))
+    code = request.args.get("enterprise") or None
+    data = evaluation.overview(s, actor(), request.args.get("year"), code)
     if fmt != "html":
-        return send(evaluation.sheets(data), fmt, f"kb-evaluation-{data['year']}")
-    return render_template("reports/evaluation.html", data=data, ITEM_TITLES=evaluation.ITEM_TITLES)
+        name = f"kb-evaluation-{data['year']}" + (f"-{code}" if code else "")
+        return send(evaluation.sheets(data), fmt, name)
+    return render_template(
+        "reports/evaluation.html",
+        data=data,
+        ITEM_TITLES=evaluation.ITEM_TITLES,
+        enterprises=reports.enterprises_list(s),
+    )
 
 
 @bp.route("/evaluation/settings", methods=["GET", "POST"])
