@@ -48,7 +48,15 @@ def test_monthly_report_prints_with_its_charts(server, browser):  # noqa: F811
     sign_in(server, browser, "curator")
     for q in ("打印机脱机", "量子纠缠怎么办", "量子纠缠怎么办"):  # some searches to report on
         browser.get(server["base"] + "/search?q=" + q)
-    browser.get(server["base"] + "/reports/monthly")
+    browser.get(server["base"] + "/articles/kylin-hp-m1136-offline")
+
+    def reads_counted(driver) -> bool:  # type: ignore[no-untyped-def]
+        # waitress writes the count after sending the page: reload until it shows
+        driver.get(server["base"] + "/reports/monthly")
+        cell = driver.find_element(By.CSS_SELECTOR, 'tr[data-key="reads"] td')
+        return int(cell.text) >= 1
+
+    wait(browser, reads_counted)
     assert "知识库月报" in browser.find_element(By.TAG_NAME, "h1").text
     charts = browser.find_elements(By.CSS_SELECTOR, ".charts svg")
     assert len(charts) == 5 and all(c.is_displayed() for c in charts)
