@@ -208,8 +208,15 @@ class Rendered:
 
 
 @lru_cache(maxsize=512)
-def render(text: str) -> Rendered:
-    """Render Markdown to sanitised HTML with a table of contents."""
+def render(text: str, title: str | None = None) -> Rendered:
+    """Render Markdown to sanitised HTML with a table of contents.
+
+    With ``title``, a leading ``# <title>`` is dropped: the page already shows the title.
+    """
+    if title:
+        from kb.frontmatter import without_title_heading
+
+        text = without_title_heading(text, title)
     md = _new_markdown()
     try:
         raw = md.convert(defuse(text))

@@ -99,7 +99,7 @@ def article_json(
         )
         data["markdown"] = revision.body
         data["source"] = revision.source
-        data["html"] = str(render.render(revision.body).html)
+        data["html"] = str(render.render(revision.body, meta.get("title")).html)
         if revision.review_note and policy.can(actor(), Action.READ_WORK, article):
             data["review_note"] = revision.review_note
     return data

@@ -92,7 +92,7 @@ def show(slug: str) -> str:
         article=article,
         revision=revision,
         meta=revision.meta,
-        rendered=render.render(revision.body),
+        rendered=render.render(revision.body, revision.meta.get("title")),
         can_work=policy.can(user, Action.READ_WORK, article),
         can_edit=policy.can(user, Action.EDIT, article),
         can_review=policy.can(user, Action.REVIEW, article),

@@ -19,7 +19,7 @@ from flask_login import login_required
 
 from kb import articles as ops
 from kb import db, render
-from kb.checker import check, context_from_db
+from kb.checker import check, context_from_db, located
 from kb.errors import Invalid, KbError
 from kb.frontmatter import ArticleDraft, validate_meta
 from kb.permissions import policy
@@ -164,7 +164,9 @@ def submit(slug: str):  # type: ignore[no-untyped-def]
                 values=_form_values(revision.meta, revision.body),
                 errors=err.fields,
                 message=err.message,
-                findings=err.extra.get("findings", []),
+                findings=located(
+                    err.extra.get("findings", []), revision.source, revision.body
+                ),
             ),
             err.status,
         )
@@ -199,10 +201,5 @@ def preview():  # type: ignore[no-untyped-def]
             body=body,
         ).source()
     report = check(source, context_from_db(s, meta.get("slug") or None))
-    # findings count lines of the whole source; the editor shows the body on its own
-    offset = source.count("\n") - body.lstrip("\n").count("\n")
-    findings = report.as_dicts()
-    for finding in findings:
-        if finding["line"] is not None:
-            finding["body_line"] = finding["line"] - offset if finding["line"] > offset else None
-    return jsonify({"html": str(render.render(body).html), "findings": findings})
+    findings = located(report.as_dicts(), source, body)
+    return jsonify({"html": str(render.render(body, meta.get("title")).html), "findings": findings})
