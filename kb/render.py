@@ -234,3 +234,22 @@ def _flatten_toc(tokens: list[dict]) -> list[tuple[int, str, str]]:
         result.append((token["level"], token["id"], text))
         result.extend(_flatten_toc(token.get("children", [])))
     return result
+
+
+_IMG = re.compile(r"<img\b[^>]*>")
+_ALT = re.compile(r'\balt="([^"]*)"')
+_LOCAL_HREF = re.compile(r'(<a\b[^>]*?\bhref=")(/[^/"][^"]*|/)(")')
+
+
+def self_contained(html_: Markup, base_url: str) -> Markup:
+    """Sanitised article HTML made fit for a file saved to disk: images (the only resources an
+    article loads) become their alt text, links to this site become absolute addresses."""
+    base = base_url.rstrip("/")
+
+    def image(match: re.Match[str]) -> str:
+        alt = _ALT.search(match.group(0))
+        return f'<span class="image">［图片：{alt.group(1) if alt else ""}］</span>'
+
+    text = _IMG.sub(image, str(html_))
+    text = _LOCAL_HREF.sub(lambda m: m.group(1) + base + m.group(2) + m.group(3), text)
+    return Markup(text)

@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from kb import accounts, db, frontmatter, jsonio, render
 from kb import articles as ops
+from kb import diff as revdiff
 from kb.errors import Invalid, Unauthorized
 from kb.extensions import csrf
 from kb.models import Article, Revision
@@ -286,8 +287,17 @@ def diff(slug: str):  # type: ignore[no-untyped-def]
     if not old or not new:
         raise Invalid("需要 from 和 to 两个修订号", fields={"from": "必填", "to": "必填"})
     lines = ops.diff(s, actor(), article, old, new)
+    rows = revdiff.between(s, actor(), article, old, new)
     return jsonify(
-        {"slug": slug, "from": old, "to": new, "lines": [{"op": k, "text": t} for k, t in lines]}
+        {
+            "slug": slug,
+            "from": old,
+            "to": new,
+            "lines": [{"op": k, "text": t} for k, t in lines],
+            # the review desk's marks: escaped text, <del>/<ins> the only markup
+            "html": str(revdiff.unified_html(rows)),
+            "rows": [r.as_dict() for r in rows if r.op != "equal"],
+        }
     )
 
 

@@ -18,7 +18,7 @@ from flask import (
 from flask_login import login_required
 
 from kb import articles as ops
-from kb import db, render
+from kb import comments, db, render
 from kb.checker import check, context_from_db, located
 from kb.errors import Invalid, KbError
 from kb.frontmatter import ArticleDraft, validate_meta
@@ -67,7 +67,8 @@ def workbench() -> str:
     user = actor()
     owner = user.organisation_id if user.role == Role.EDITOR else None
     page = ops.listing(s, user, status="all", owner_id=owner, per_page=200)
-    return render_template("editor/workbench.html", articles=page.items)
+    latest = comments.latest_by_article(s, user, page.items)
+    return render_template("editor/workbench.html", articles=page.items, comments=latest)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -122,6 +123,7 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
             values=values,
             errors={},
             saved=request.args.get("saved"),
+            comments=comments.for_article(s, actor(), article),
         )
     try:
         draft = form_draft()
@@ -164,9 +166,7 @@ def submit(slug: str):  # type: ignore[no-untyped-def]
                 values=_form_values(revision.meta, revision.body),
                 errors=err.fields,
                 message=err.message,
-                findings=located(
-                    err.extra.get("findings", []), revision.source, revision.body
-                ),
+                findings=located(err.extra.get("findings", []), revision.source, revision.body),
             ),
             err.status,
         )
