@@ -112,6 +112,9 @@ def test_review_desk_shows_the_change_the_findings_and_comments_reach_the_editor
     for page in (f"/editor/{slug}/edit", "/editor/", f"/articles/{slug}"):
         shown = editor.get(page).get_data(as_text=True)
         assert "“状况”不如“状态”准确，请改回。" in shown, page
+    listed = editor.get(f"/api/v1/articles/{slug}/revisions").get_json()["revisions"]
+    assert [c["body"] for c in listed[1]["comments"]] == ["“状况”不如“状态”准确，请改回。"]
+    assert listed[0]["comments"] == []
     # readers never see the bureau's comments; editors cannot write them
     assert "请改回" not in login_as("reader").get(f"/articles/{slug}").get_data(as_text=True)
     assert editor.post(f"/review/{slug}/comment", data={"comment": "x"}).status_code == 403

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
-from kb import accounts, db, frontmatter, jsonio, render
+from kb import accounts, comments, db, frontmatter, jsonio, render
 from kb import articles as ops
 from kb import diff as revdiff
 from kb.errors import Invalid, Unauthorized
@@ -257,6 +257,11 @@ def list_revisions(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
     article = ops.get(s, actor(), slug)
     revisions = ops.revisions(s, actor(), article)
+    remarks: dict[int, list[dict[str, str]]] = {}
+    for c in comments.for_article(s, actor(), article):  # curators' comments, oldest first
+        remarks.setdefault(c.revision_id, []).insert(
+            0, {"author": c.author_name, "body": c.body, "created_at": c.created_at.isoformat()}
+        )
     return jsonify(
         {
             "slug": article.slug,
@@ -271,6 +276,7 @@ def list_revisions(slug: str):  # type: ignore[no-untyped-def]
                     "created_at": r.created_at.isoformat(),
                     "created_at_local": localtime(r.created_at),
                     "review_note": r.review_note,
+                    "comments": remarks.get(r.id, []),
                 }
                 for r in revisions
             ],
