@@ -8,6 +8,7 @@ search page would not show them. The article itself is masked out.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ from whoosh.query import Or, Term
 
 from kb.index.schema import brand_of, plain_text
 from kb.index.searcher import acl_filter, searcher
+
+log = logging.getLogger(__name__)
 
 KEY_TERMS = 12  # more terms find more, and cost more: each is a posting list to walk
 # analysing the text for key terms is the cost (jieba + one lookup per distinct word: 90 ms
@@ -54,7 +57,13 @@ def related(
     if key not in cache:
         if len(cache) >= CACHE_SIZE:
             cache.clear()
-        cache[key] = _related(s, article_id, title, body, category, products, visible_terms, limit)
+        try:
+            cache[key] = _related(
+                s, article_id, title, body, category, products, visible_terms, limit
+            )
+        except Exception:  # an extra on the page: a damaged index must not stop the reading
+            log.exception("related articles failed for article %s", article_id)
+            return []
     return cache[key]
 
 
