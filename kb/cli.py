@@ -58,14 +58,17 @@ def with_app(func: Callable[..., Any] | None = None, **config: Any) -> Any:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         app = make_app(**config)
-        with app.app_context():
-            try:
-                return func(*args, **kwargs)
-            except KbError as err:
-                click.echo(f"错误：{err.message}", err=True)
-                for name, message in err.fields.items():
-                    click.echo(f"  {name}: {message}", err=True)
-                sys.exit(1)
+        try:
+            with app.app_context():
+                try:
+                    return func(*args, **kwargs)
+                except KbError as err:
+                    click.echo(f"错误：{err.message}", err=True)
+                    for name, message in err.fields.items():
+                        click.echo(f"  {name}: {message}", err=True)
+                    sys.exit(1)
+        finally:
+            app.extensions["kb_engine"].dispose()
 
     return wrapper
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,11 @@ def _cheap_password_hashes() -> Iterator[None]:
 
 
 # ---- the database under test: SQLite by default, PostgreSQL with KB_TEST_DATABASE_URL --------
+
+# pytest imports this file as ``conftest`` while test modules import ``tests.conftest``: one
+# module under both names, so the registry of test databases below exists once.
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
+sys.modules.setdefault("conftest", sys.modules[__name__])
 
 PG_URL = os.environ.get("KB_TEST_DATABASE_URL") or None
 ON_POSTGRES = bool(PG_URL)
@@ -242,8 +248,9 @@ def app_config(tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def app(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    for key in ("KB_DATA_DIR", "KB_DATABASE_URL", "KB_PORT"):
-        monkeypatch.delenv(key, raising=False)
+    # The environment names this app's folder and database, so a ``kb`` command run by the
+    # test (``runner``, requested before or after ``app``) works on the same data.
+    _point_env_at(Path(app_config["DATA_DIR"]), monkeypatch)
     application = create_app(app_config)
     populate(application)
     yield application
@@ -360,11 +367,15 @@ def make_article(app: Flask) -> Callable[..., str]:
 @pytest.fixture
 def runner(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """A CLI runner whose ``kb`` commands use the same data folder as ``app``."""
-    for key, value in kb_env(Path(app_config["DATA_DIR"]), {}).items():
-        monkeypatch.setenv(key, value)
-    if not ON_POSTGRES:
-        monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    _point_env_at(Path(app_config["DATA_DIR"]), monkeypatch)
     return CliRunner()
+
+
+def _point_env_at(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KB_PORT", raising=False)
+    monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    for key, value in kb_env(data_dir, {}).items():
+        monkeypatch.setenv(key, value)
 
 
 def get_article(app: Flask, slug: str) -> Article:
