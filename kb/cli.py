@@ -189,6 +189,7 @@ def _print_import(results: list[Any], quiet: bool = False) -> bool:
         "created": "新建",
         "revised": "新修订",
         "unchanged": "未变化",
+        "kept": "保留现有修订",
         "draft": "存为草稿",
         "failed": "失败",
     }
@@ -211,7 +212,11 @@ def _print_import(results: list[Any], quiet: bool = False) -> bool:
 @cli.command("import", help="导入 Markdown 文件或目录（front matter + 正文）")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--enterprise", "enterprise", default=None, help="所属入围企业代码")
-@click.option("--publish", is_flag=True, help="通过内容检查的文章直接发布")
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="通过内容检查的文章直接发布（不加时，已发布文章的新内容提交审核，不影响线上版本）",
+)
 @click.option("--force", is_flag=True, help="与 --publish 合用：有错误的文章也发布（记入审计日志）")
 @with_app
 def import_cmd(paths: tuple[str, ...], enterprise: str | None, publish: bool, force: bool) -> None:
