@@ -28,6 +28,14 @@ STOP_WORDS = frozenset(
     有没有 一下 下 啥 咋 咋办 时候 出现 遇到 问题 求助 请问 总是 老是 一直 突然
     the a an of to is are how what why""".split()
 )
+# more words of how people ask, dropped from queries only (the index keeps them): they say
+# nothing about which page answers. A query made only of them keeps them.
+QUERY_FILLER = frozenset(
+    """个 能不能 可不可以 怎么弄 怎么回事 咋样 咋整 该 应该 需要 想 想要 要 弄 搞 一些 为啥
+    干嘛 哦 哈 嗯 您好 你好 谢谢 麻烦 帮忙 帮 请教 这样 那样 会 有 没 没有 用 里 中 上 到 给
+    让 得 着 过 该怎么 才能 怎么才能 如何才能 办法 方法 步骤 教程 一下子 呢 嘛 please
+    can do does i my""".split()
+)
 _DICT = "userdict.txt"
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _SPLIT_RUNS = re.compile(r"[\u3400-\u9fff]+|[a-z0-9]+")
