@@ -143,7 +143,9 @@ class DocSets:
             else [(self.reader, 0)]
         )
         self._segs = [
-            (seg, offset, key + "/" + seg.segment().segment_id()) for seg, offset in leaves
+            (seg, offset, key + "/" + seg.segment().segment_id())
+            for seg, offset in leaves
+            if seg.segment() is not None  # an empty index's reader has no segment
         ]
         self._terms: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._lock = threading.Lock()

@@ -13,6 +13,7 @@ and suggestion look-ups go through Whoosh with the same ACL as a filter.
 from __future__ import annotations
 
 import heapq
+import logging
 import re
 import threading
 import time
@@ -29,6 +30,8 @@ from kb.errors import KbError
 from kb.index import bitsets, ranker, synonyms, thesaurus, writer
 from kb.index.analyzer import QUERY_FILLER, normalise, precise_words, tokens
 from kb.index.schema import PINYIN_BOOST, SEARCH_FIELDS, brand_of
+
+log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 200
 MAX_WORDS = 12
@@ -120,6 +123,17 @@ def close_all() -> None:
         while _open:
             _open.pop().close()
     _local.__dict__.clear()
+
+
+def warm() -> None:
+    """Prepare the live index generation's shared sets (after a commit); never raises."""
+    try:
+        s = searcher()
+        if s is not None:
+            sets = bitsets.for_searcher(s, str(writer.root()))
+            sets.warm(SEARCH_FIELDS, FILTER_FIELDS.values())
+    except Exception:  # a cache that is not warm costs the next search a little time only
+        log.exception("warming the search caches failed")
 
 
 # ---- query construction --------------------------------------------------------------------

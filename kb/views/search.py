@@ -147,6 +147,7 @@ def api_search():  # type: ignore[no-untyped-def]
             "facets": result.facets,
             "suggestion": result.suggestion,
             "notice": result.notice,
+            "weak": result.weak,
         }
     )
 
