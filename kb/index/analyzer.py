@@ -33,7 +33,7 @@ STOP_WORDS = frozenset(
 QUERY_FILLER = frozenset(
     """个 能不能 可不可以 怎么弄 怎么回事 咋样 咋整 该 应该 需要 想 想要 要 弄 搞 一些 为啥
     干嘛 哦 哈 嗯 您好 你好 谢谢 麻烦 帮忙 帮 请教 这样 那样 会 有 没 没有 用 里 中 上 到 给
-    让 得 着 过 能 该怎么 才能 怎么才能 如何才能 办法 方法 步骤 教程 一下子 呢 嘛 please
+    让 得 着 过 能 来 去 不了 该怎么 才能 怎么才能 如何才能 办法 方法 步骤 教程 一下子 呢 嘛 please
     can do does i my""".split()
 )
 _DICT = "userdict.txt"

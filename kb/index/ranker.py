@@ -39,6 +39,7 @@ class Concept:
     variants: list[Variant]
     bits: int = 0
     idf: float = 0.0
+    df: int = 0  # documents with the word itself or a curated synonym (not sub-words)
 
 
 K1 = 1.2

@@ -211,10 +211,12 @@ def concepts_of(
     return concepts
 
 
-def concept_bits(concept: ranker.Concept, sets: bitsets.DocSets) -> int:
+def concept_bits(concept: ranker.Concept, sets: bitsets.DocSets, min_presence: float = 0.0) -> int:
     """Documents with any variant of the concept (every word of a multi-word one)."""
     found = 0
     for variant in concept.variants:
+        if variant.presence < min_presence:
+            continue
         group = sets.live
         for w in variant.words:
             group &= sets.any_of((f, w) for f, _b in variant.fields)
@@ -245,6 +247,7 @@ PHRASE_TITLE_BOOST = 0.3
 PHRASE_BODY_BOOST = 0.15
 # weak answer: the best result holds less than this idf-weighted share of the query's words
 WEAK_COVERAGE = 0.6
+SINGLE_CHAR_WEIGHT = 0.5
 
 
 def acl_filter(visible_terms: list[str], filters: dict[str, str]) -> Query:
@@ -298,9 +301,12 @@ def search(
     concepts: list[ranker.Concept] = []
     if parsed.words:
         concepts = concepts_of(parsed, synonyms.mapping(s_db))
-        for c in concepts:
+        for word, c in zip(parsed.words, concepts, strict=True):
             c.bits = concept_bits(c, sets)
-            c.idf = sets.idf(c.bits.bit_count())
+            # rarity of the word itself (and its curated synonyms), not of its sub-words; a
+            # single character (转, 卡, 做) says less than its rarity suggests
+            c.df = (concept_bits(c, sets, min_presence=0.9) or c.bits).bit_count()
+            c.idf = sets.idf(c.df) * (SINGLE_CHAR_WEIGHT if len(word) == 1 else 1.0)
         candidates = select_candidates(concepts, sets.live_count, scope)
     else:
         candidates = scope
@@ -354,7 +360,7 @@ def select_candidates(concepts: list[ranker.Concept], live_count: int, scope: in
     articles never do unless the query has nothing else; half of the deciding words are needed,
     fewer when that finds nothing.
     """
-    counts = [c.bits.bit_count() for c in concepts]
+    counts = [c.df for c in concepts]
     order = sorted(range(len(concepts)), key=lambda i: counts[i])
     decisive = [i for i in order if counts[i] <= COMMON_SHARE * live_count and counts[i]]
     core = (decisive or order)[:MAX_CORE]
