@@ -495,3 +495,18 @@ def test_weak_answer_is_flagged_in_the_api_and_on_the_page(client, corpus):
     assert 'href="/help#feedback"' in text
     good_page = client.get("/search", query_string={"q": "打印机脱机怎么办"}).get_data(as_text=True)
     assert "没有找到可靠的答案" not in good_page
+
+
+def test_an_article_past_its_review_date_ranks_a_little_lower(client, make_article):
+    from datetime import date, timedelta
+
+    same = dict(
+        title="麒麟系统蓝牙耳机连接后没有声音",
+        summary="蓝牙耳机连上却没有声音时切换输出设备。",
+        body="在声音设置中把输出设备切换为蓝牙耳机。",
+    )
+    # the overdue one first: on equal scores it would win on document order
+    make_article(slug="bt-overdue", review_by=date.today() - timedelta(days=30), **same)
+    make_article(slug="bt-current", review_by=date.today() + timedelta(days=300), **same)
+    data = api_search(client, q="蓝牙耳机没有声音")
+    assert slugs(data) == ["bt-current", "bt-overdue"]

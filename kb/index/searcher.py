@@ -29,7 +29,7 @@ from whoosh.query import And, Or, Phrase, Query, Term
 from kb.errors import KbError
 from kb.index import bitsets, ranker, synonyms, thesaurus, writer
 from kb.index.analyzer import QUERY_FILLER, normalise, precise_words, tokens
-from kb.index.schema import PINYIN_BOOST, SEARCH_FIELDS, brand_of
+from kb.index.schema import PINYIN_BOOST, SEARCH_FIELDS, brand_of, review_day
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +248,7 @@ PHRASE_BODY_BOOST = 0.15
 # weak answer: the best result holds less than this idf-weighted share of the query's words
 WEAK_COVERAGE = 0.6
 SINGLE_CHAR_WEIGHT = 0.5
+STALE_FACTOR = 0.9  # an article past its review date (复审日期) ranks a little lower
 
 
 def acl_filter(visible_terms: list[str], filters: dict[str, str]) -> Query:
@@ -335,6 +336,10 @@ def search(
             scores[best] *= boosts
             best = best[np.lexsort((ids[best], -scores[best]))]
         result.weak = bool(coverage[best[0]] < WEAK_COVERAGE)
+        stale = _stale(s, ids[best[:PHRASE_TOP]])
+        if stale.any():
+            scores[best[:PHRASE_TOP][stale]] *= STALE_FACTOR
+            best = best[np.lexsort((ids[best], -scores[best]))]
     if sort == "relevance":
         top = [int(ids[i]) for i in best[:wanted]]
     else:
@@ -351,6 +356,16 @@ def search(
     if result.total < 3 and parsed.words and time.monotonic() < deadline:
         result.suggestion = suggest_correction(parsed, visible_terms)
     return result
+
+
+def _stale(s: Any, docs: np.ndarray) -> np.ndarray:
+    """Which of ``docs`` are past their review date (an index without the field: none)."""
+    reader = s.reader()
+    if not len(docs) or not reader.has_column("review_by"):
+        return np.zeros(len(docs), dtype=bool)
+    column = reader.column_reader("review_by")
+    today = review_day(datetime.now(UTC).date())
+    return np.array([0 < column[int(d)] < today for d in docs], dtype=bool)
 
 
 def select_candidates(concepts: list[ranker.Concept], live_count: int, scope: int) -> int:
