@@ -25,7 +25,8 @@ from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 MAX_CACHED_TERMS = 3000  # document sets per generation
-SEGMENT_CACHE_BYTES = 96 * 2**20  # decoded postings kept across generations
+MAX_CACHED_POSTINGS = 200  # live postings per generation (views of the segments' when possible)
+SEGMENT_CACHE_BYTES = 64 * 2**20  # decoded postings kept across generations
 K1 = 1.2
 B = 0.75
 
@@ -148,6 +149,7 @@ class DocSets:
             if seg.segment() is not None  # an empty index's reader has no segment
         ]
         self._terms: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         alive = np.ones(self.size, dtype=bool)
         for seg, offset, _sid in self._segs:
@@ -183,6 +185,20 @@ class DocSets:
     # postings
     def postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers, term frequencies) of live documents containing ``text``."""
+        key = (field, text)
+        with self._lock:
+            found = self._postings.get(key)
+            if found is not None:
+                self._postings.move_to_end(key)
+                return found
+        found = self._live_postings(field, text)
+        with self._lock:
+            self._postings[key] = found
+            if len(self._postings) > MAX_CACHED_POSTINGS:
+                self._postings.popitem(last=False)
+        return found
+
+    def _live_postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         ids_parts, tf_parts = [], []
         for seg, offset, sid in self._segs:
             key = (sid, field, text)
@@ -191,7 +207,7 @@ class DocSets:
                 found = _segment_postings(seg, field, text)
                 _segments.put(key, found)
             if len(found[0]):
-                ids_parts.append(found[0] + offset)
+                ids_parts.append(found[0] + offset if offset else found[0])
                 tf_parts.append(found[1])
         if not ids_parts:
             return _EMPTY_IDS, _EMPTY_TF

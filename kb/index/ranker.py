@@ -7,13 +7,14 @@ the stored text by plain string search, so nothing is re-segmented at query time
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from markupsafe import Markup, escape
 
-from kb.index.analyzer import normalise
+from kb.index.analyzer import fold_for_lookup
 from kb.index.bitsets import DocSets
 
 
@@ -46,12 +47,15 @@ K1 = 1.2
 COORD_BASE = 0.3  # score × (COORD_BASE + IDF-weighted share of the query's words present)
 
 
-def bm25f(sets: DocSets, word: str, fields: tuple[tuple[str, float], ...]) -> np.ndarray:
-    """BM25F of one word for every document (dense, zero where absent).
+def pseudo_tf(
+    sets: DocSets, word: str, fields: tuple[tuple[str, float], ...]
+) -> tuple[np.ndarray, float]:
+    """BM25F's combined term frequency of one word for every document (dense, zero where
+    absent), and the word's idf over all the fields.
 
     Per field, term frequency over the field's length normalisation, weighted by the field's
-    boost; summed over fields, then saturated once (so a word in title *and* body does not
-    count twice as much) and multiplied by the word's idf over all the fields.
+    boost, summed over fields; ``rank`` saturates the sum once (so a word in title *and* body
+    does not count twice as much) and multiplies by the idf.
     """
     dense = np.zeros(sets.size, dtype=np.float32)
     present = 0
@@ -60,10 +64,7 @@ def bm25f(sets: DocSets, word: str, fields: tuple[tuple[str, float], ...]) -> np
         if len(ids):
             dense[ids] += boost * tf / sets.norm(field)[ids]
             present |= sets.term(field, word)
-    if not present:
-        return dense
-    idf = sets.idf(present.bit_count())
-    return idf * dense * (K1 + 1) / (dense + K1)
+    return dense, sets.idf(present.bit_count()) if present else 0.0
 
 
 def rank(
@@ -84,7 +85,9 @@ def rank(
     def word_scores(word: str, fields: tuple[tuple[str, float], ...]) -> np.ndarray:
         key = (word, fields)
         if key not in cache:
-            cache[key] = bm25f(sets, word, fields)[ids]
+            dense, idf = pseudo_tf(sets, word, fields)
+            tf = dense[ids]  # only the candidates from here on
+            cache[key] = idf * tf * (K1 + 1) / (tf + K1)
         return cache[key]
 
     for concept in concepts:
@@ -119,7 +122,7 @@ def spans(text: str, terms: Iterable[str], per_term: int = 50) -> list[tuple[int
     analyzer.normalise) — faster than decoding the postings' stored offsets, which means
     inflating every block of a common word's posting list.
     """
-    folded = normalise(text)
+    folded = fold_for_lookup(text)
     found: set[tuple[int, int]] = set()
     for term in terms:
         if not term:
@@ -167,7 +170,8 @@ def snippet(text: str, ranges: list[tuple[int, int]], width: int = 90, windows: 
             break
         best, best_count = remaining[0][0], 0
         for s, _e in remaining:
-            count = sum(1 for x in starts if s <= x < s + width)
+            # starts are sorted (spans returns ranges in order): count by bisection
+            count = bisect_left(starts, s + width) - bisect_left(starts, s)
             if count > best_count:
                 best, best_count = s, count
         begin = max(0, best - 20)

@@ -28,7 +28,7 @@ from whoosh.query import And, Or, Phrase, Query, Term
 
 from kb.errors import KbError
 from kb.index import bitsets, ranker, synonyms, thesaurus, writer
-from kb.index.analyzer import QUERY_FILLER, normalise, precise_words, tokens
+from kb.index.analyzer import QUERY_FILLER, fold_for_lookup, normalise, precise_words, tokens
 from kb.index.schema import PINYIN_BOOST, SEARCH_FIELDS, brand_of, review_day
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class ResultPage:
     notice: str | None = None
     timed_out: bool = False
     weak: bool = False  # the best match is poor: "没有找到可靠的答案"
+    coverage: float | None = None  # idf-weighted share of the query's words in the best match
 
     @property
     def pages(self) -> int:
@@ -242,11 +243,14 @@ def needed(n: int) -> int:
 MAX_CORE = 6  # the most selective words decide what matches; the rest only add to scores
 # a word in more than this share of the articles (用, 文档, 设置 …) never decides a match
 COMMON_SHARE = 0.2
-PHRASE_TOP = 30  # the best this many are checked for the query's words side by side
+PHRASE_TOP = 20  # the best this many are checked for the query's words side by side
 PHRASE_TITLE_BOOST = 0.3
 PHRASE_BODY_BOOST = 0.15
-# weak answer: the best result holds less than this idf-weighted share of the query's words
-WEAK_COVERAGE = 0.6
+# weak answer: the best result holds less than this idf-weighted share of the query's words,
+# or a little more when a word of the question occurs in no article at all (measured on the
+# external set: answerable questions flagged vs unanswerable ones)
+WEAK_COVERAGE = 0.25
+WEAK_COVERAGE_UNKNOWN = 0.32
 SINGLE_CHAR_WEIGHT = 0.5
 STALE_FACTOR = 0.9  # an article past its review date (复审日期) ranks a little lower
 
@@ -335,7 +339,12 @@ def search(
                 boosts[i] = phrase_boost(parsed.words, stored[doc])
             scores[best] *= boosts
             best = best[np.lexsort((ids[best], -scores[best]))]
-        result.weak = bool(coverage[best[0]] < WEAK_COVERAGE)
+        result.coverage = round(float(coverage[best[0]]), 3)
+        # a word of the question (not a single character) that no article contains at all
+        unknown = any(
+            not c.bits and len(w) > 1 for w, c in zip(parsed.words, concepts, strict=True)
+        )
+        result.weak = result.coverage < (WEAK_COVERAGE_UNKNOWN if unknown else WEAK_COVERAGE)
         stale = _stale(s, ids[best[:PHRASE_TOP]])
         if stale.any():
             scores[best[:PHRASE_TOP][stale]] *= STALE_FACTOR
@@ -361,7 +370,7 @@ def search(
 def _stale(s: Any, docs: np.ndarray) -> np.ndarray:
     """Which of ``docs`` are past their review date (an index without the field: none)."""
     reader = s.reader()
-    if not len(docs) or not reader.has_column("review_by"):
+    if not len(docs) or "review_by" not in s.schema or not reader.has_column("review_by"):
         return np.zeros(len(docs), dtype=bool)
     column = reader.column_reader("review_by")
     today = review_day(datetime.now(UTC).date())
@@ -393,8 +402,8 @@ def select_candidates(concepts: list[ranker.Concept], live_count: int, scope: in
 def phrase_boost(words: list[str], fields: dict[str, Any]) -> float:
     """More for the query's words side by side (as typed) in the title or the body."""
     pairs = list(pairwise(words))
-    title = normalise(fields.get("title", ""))
-    body = normalise(fields.get("body", ""))
+    title = fold_for_lookup(fields.get("title", ""))
+    body = fold_for_lookup(fields.get("body", ""))
     in_title = in_body = 0
     for a, b in pairs:
         joined = (a + " " + b) if (a[-1:].isascii() and b[:1].isascii()) else a + b
