@@ -361,8 +361,13 @@ def run_child(
 ) -> dict[str, Any]:
     """Run this script in a child mode; its last stdout line is a JSON result."""
     cmd = [python or sys.executable, str(Path(__file__).resolve()), "--child", *args]
+    env = dict(os.environ)
+    if python:
+        env["KB_BENCH_CODE"] = str(Path(python).parent.parent.parent)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        cmd, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False, env=env
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{label} failed (exit {proc.returncode}): {proc.stdout[-2000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -900,6 +905,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
         mode, rest = argv[1], argv[2:]
+        if os.environ.get("KB_BENCH_CODE"):  # measure that checkout's kb, not this one's
+            sys.path.insert(0, os.environ["KB_BENCH_CODE"])
         if mode == "rebuild":
             out = child_rebuild(Path(rest[0]), int(rest[1]))
         elif mode == "fts5-build":
