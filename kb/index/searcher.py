@@ -243,14 +243,15 @@ def needed(n: int) -> int:
 MAX_CORE = 6  # the most selective words decide what matches; the rest only add to scores
 # a word in more than this share of the articles (用, 文档, 设置 …) never decides a match
 COMMON_SHARE = 0.2
+MIN_CANDIDATES = 10  # fewer pages with the decisive words: let the common ones find more
 PHRASE_TOP = 20  # the best this many are checked for the query's words side by side
 PHRASE_TITLE_BOOST = 0.3
 PHRASE_BODY_BOOST = 0.15
 # weak answer: the best result holds less than this idf-weighted share of the query's words,
 # or a little more when a word of the question occurs in no article at all (measured on the
 # external set: answerable questions flagged vs unanswerable ones)
-WEAK_COVERAGE = 0.25
-WEAK_COVERAGE_UNKNOWN = 0.32
+WEAK_COVERAGE = 0.2
+WEAK_COVERAGE_UNKNOWN = 0.37
 SINGLE_CHAR_WEIGHT = 0.5
 STALE_FACTOR = 0.9  # an article past its review date (复审日期) ranks a little lower
 
@@ -277,6 +278,7 @@ def search(
     page: int = 1,
     per_page: int = 10,
     time_limit: float = 2.0,
+    _corrected: bool = False,
 ) -> ResultPage:
     """One page of results for a reader whose visibility is ``visible_terms``."""
     filters = {k: v for k, v in (filters or {}).items() if v}
@@ -325,6 +327,27 @@ def search(
         result.weak = bool(parsed.words)
         if parsed.words and time.monotonic() < deadline:
             result.suggestion = suggest_correction(parsed, visible_terms)
+            if result.suggestion and not _corrected:
+                # nothing at all: show what the corrected query finds, and say so
+                retry = search(
+                    result.suggestion,
+                    visible_terms,
+                    s_db,
+                    filters=filters,
+                    sort=sort,
+                    page=page,
+                    per_page=per_page,
+                    time_limit=max(0.1, deadline - time.monotonic()),
+                    _corrected=True,
+                )
+                if retry.total:
+                    retry.query = result.query
+                    retry.suggestion = result.suggestion
+                    retry.notice = (
+                        f"没有找到与“{result.query}”相符的文章，"
+                        f"以下是“{result.suggestion}”的搜索结果。"
+                    )
+                    return retry
         return result
     wanted = page * per_page
     stored: dict[int, dict[str, Any]] = {}
@@ -394,8 +417,11 @@ def select_candidates(concepts: list[ranker.Concept], live_count: int, scope: in
     while not candidates and m > 1:  # something rather than nothing
         m -= 1
         candidates = at_least_in(core_bits, m, scope)
-    if not candidates and decisive and len(decisive) < len(order):
-        candidates = at_least_in([concepts[i].bits for i in order], 1, scope)
+    if decisive and len(decisive) < len(order) and candidates.bit_count() < MIN_CANDIDATES:
+        # few pages have the rare words (perhaps the user's word is not the pages' word):
+        # pages with most of all the words may still answer, ranked below
+        every = [concepts[i].bits for i in order[:MAX_CORE]]
+        candidates |= at_least_in(every, needed(len(every)), scope)
     return candidates
 
 
