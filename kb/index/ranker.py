@@ -43,7 +43,7 @@ class Concept:
     df: int = 0  # documents with the word itself or a curated synonym (not sub-words)
 
 
-K1 = 1.2
+K1 = 2.0
 COORD_BASE = 0.3  # score × (COORD_BASE + IDF-weighted share of the query's words present)
 
 
