@@ -25,7 +25,9 @@ share of answerable ones flagged.
 
 ``--pool`` writes every unjudged (query, slug) of the current top 10s plus intended slugs to
 ``pool/part-*.jsonl`` for judging (see ``pool/README.md``); ``--merge`` moves graded pool lines
-into ``judgments-external.jsonl``.
+into ``judgments-external.jsonl``. ``--pool-also FILE…`` pools, besides, the kb top 10s of
+result files written by another checkout's run (e.g. a ranking branch in progress), so that its
+results are judged before it is measured.
 """
 
 from __future__ import annotations
@@ -418,10 +420,21 @@ def print_report(ev: dict[str, Any], setup: dict[str, Any]) -> None:
 # ---- pooling ----
 
 
+def other_tops(files: list[Path]) -> dict[str, list[str]]:
+    """query → the kb top 10s of result files written by other runs (``--json`` output)."""
+    out: dict[str, list[str]] = {}
+    for f in files:
+        data = json.loads(Path(f).read_text(encoding="utf-8"))
+        for row in data["rows"]["kb"]:
+            out.setdefault(row["query"], []).extend(row["top"][:K])
+    return out
+
+
 def pool_pairs(
     queries: list[dict[str, Any]],
     results: dict[str, dict[str, Any]],
     judged: dict[tuple[str, str], int],
+    also: dict[str, list[str]] | None = None,
 ) -> list[tuple[dict[str, Any], str]]:
     out = []
     for q in queries:
@@ -434,6 +447,9 @@ def pool_pairs(
                 for slug in results[name]["runs"][q["query"]]["top"]:
                     if slug not in seen:
                         seen.append(slug)
+        for slug in (also or {}).get(q["query"], []):
+            if slug not in seen:
+                seen.append(slug)
         out.extend((q, s) for s in seen if (q["query"], s) not in judged)
     return out
 
@@ -543,8 +559,13 @@ def main(args: Any) -> int:
     }
     ev = evaluate(queries, results, judged)
     print_report(ev, setup)
-    pairs = pool_pairs(queries, results, judged)
-    print(f"\n  pool: {len(pairs)} unjudged (query, article) pairs in the three top 10s + intended")
+    also = other_tops(getattr(args, "pool_also", None) or [])
+    pairs = pool_pairs(queries, results, judged, also)
+    extra = f" + kb top 10s of {len(args.pool_also)} other run(s)" if also else ""
+    print(
+        f"\n  pool: {len(pairs)} unjudged (query, article) pairs in the three top 10s + intended"
+        f"{extra}"
+    )
     if args.pool:
         n = write_pool(pairs, docs)
         print(f"  pool written: {n} files in {POOL.relative_to(ROOT)}/ (see README.md there)")

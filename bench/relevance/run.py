@@ -233,6 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rebuild-corpus", action="store_true", help="external: rebuild the corpus first"
     )
+    parser.add_argument(
+        "--pool-also",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="JSON",
+        help="external: also pool the kb top 10s of these result files (another checkout's run)",
+    )
     args = parser.parse_args(argv)
     if args.set == "external":
         import external_eval

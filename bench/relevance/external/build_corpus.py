@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/relevance/external/build_corpus.py [--out DIR] [--no-install]
 
-Five Debian packages are installed with apt-get when missing (root only; otherwise the script
+Eight Debian packages are installed with apt-get when missing (root only; otherwise the script
 says which to install) and converted into kb Markdown articles, one section an article:
 
 - kicad-doc-zh          KiCad manuals (Asciidoctor, one big page per manual)
@@ -11,6 +11,10 @@ says which to install) and converted into kb Markdown articles, one section an a
                         manual is a near-copy and is left out)
 - maint-guide-zh-cn     Debian New Maintainers' Guide (DocBook, one chapter a page)
 - gimp-help-zh-cn       GIMP 2.10 help (DocBook, one section a page; much is still English)
+- debian-edu-doc-legacy-zh-cn  Debian Edu ITIL, Audacity and Rosegarden manuals (DocBook, one
+                        big page each; not a copy of the bookworm manual)
+- installation-guide-amd64     Debian 12 installation guide, zh_CN pages only (DocBook chunks)
+- debmake-doc           Guide for Debian Maintainers, zh-cn pages only (DocBook, one chapter a page)
 
 A section is the text from a heading to the next heading of the same or a higher level, up to
 a per-package depth; deeper headings stay inside as ``##`` sub-headings. Only sections with
@@ -108,6 +112,36 @@ SOURCES = (
         ("/usr/share/gimp/2.0/help/zh_CN/*.html",),
         3,
         skip_classes=(*DOCBOOK_SKIP, "titlepage-extra"),
+    ),
+    # Added later (the five above hold no more real Chinese); appended so that the de-duplication
+    # order, and with it every earlier slug, stays the same. linuxcnc-doc-zh-cn was checked and
+    # left out: its "zh_CN" PDFs and G-code page contain no Chinese at all.
+    Source(
+        "debian-edu-doc-legacy-zh-cn",
+        "edulegacy",
+        "Debian Edu",
+        "桌面操作系统",
+        ("/usr/share/doc/debian-edu-doc-legacy-zh-cn/*-manual.html",),
+        6,
+        skip_classes=DOCBOOK_SKIP,
+    ),
+    Source(
+        "installation-guide-amd64",
+        "install",
+        "Debian",
+        "桌面操作系统",
+        ("/usr/share/doc/installation-guide-amd64/zh_CN/*.html",),
+        4,
+        skip_classes=DOCBOOK_SKIP,
+    ),
+    Source(
+        "debmake-doc",
+        "debmake",
+        "Debian",
+        "桌面操作系统",
+        ("/usr/share/doc/debmake-doc/html/*.zh-cn.html",),
+        3,
+        skip_classes=DOCBOOK_SKIP,
     ),
 )
 
