@@ -235,6 +235,8 @@ class QueryLog(Base):
     results: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))
     clicked: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # the best result was poor ("没有找到可靠的答案"): questions the knowledge base cannot answer
+    weak: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 # ---- feedback loop and ticket closure (issue 5) ----------------------------------------------

@@ -17,9 +17,9 @@ from kb.models import QueryLog, utcnow
 from kb.permissions import policy
 
 
-def record(s: Session, actor: Any, query: str, results: int) -> int:
+def record(s: Session, actor: Any, query: str, results: int, weak: bool = False) -> int:
     role = actor.role if policy.signed_in(actor) else "anonymous"
-    entry = QueryLog(query=query[:200], results=results, role=role)
+    entry = QueryLog(query=query[:200], results=results, role=role, weak=weak)
     s.add(entry)
     s.commit()
     return entry.id
@@ -36,7 +36,8 @@ def click(s: Session, log_id: int, slug: str) -> None:
 
 
 def report(s: Session, days: int = 30, limit: int = 50) -> dict[str, list[tuple[str, int, int]]]:
-    """Top queries and zero-result queries of the last ``days`` days: (query, count, clicks)."""
+    """Top queries, zero-result queries and weak-answer queries (results, but none reliable) of
+    the last ``days`` days: (query, count, clicks)."""
     since = utcnow() - timedelta(days=days)
     base = select(
         QueryLog.query, func.count().label("n"), func.count(QueryLog.clicked).label("clicks")
@@ -50,4 +51,14 @@ def report(s: Session, days: int = 30, limit: int = 50) -> dict[str, list[tuple[
         .order_by(func.count().desc(), QueryLog.query)
         .limit(limit)
     )
-    return {"top": [tuple(r) for r in top], "zero": [tuple(r) for r in zero]}
+    weak = s.execute(
+        base.where(QueryLog.weak.is_(True), QueryLog.results > 0)
+        .group_by(QueryLog.query)
+        .order_by(func.count().desc(), QueryLog.query)
+        .limit(limit)
+    )
+    return {
+        "top": [tuple(r) for r in top],
+        "zero": [tuple(r) for r in zero],
+        "weak": [tuple(r) for r in weak],
+    }

@@ -399,20 +399,24 @@ def test_queries_are_logged_without_the_user_and_reported_to_curators(
     reader = login_as("reader")
     reader.get("/search", query_string={"q": "打印机脱机"})
     reader.get("/search", query_string={"q": "完全不存在的东西"})
+    reader.get("/search", query_string={"q": "打印机墨盒怎么加墨水"})  # only 打印机 is known
     log = ctx.scalars(select(QueryLog).order_by(QueryLog.id)).all()
-    assert [(e.query, e.role) for e in log] == [
-        ("打印机脱机", "reader"),
-        ("完全不存在的东西", "reader"),
+    assert [(e.query, e.role, e.weak) for e in log] == [
+        ("打印机脱机", "reader", False),
+        ("完全不存在的东西", "reader", True),
+        ("打印机墨盒怎么加墨水", "reader", True),
     ]
-    assert log[0].results >= 1 and log[1].results == 0
+    assert log[0].results >= 1 and log[1].results == 0 and log[2].results >= 1
     # the log has no column that could name the user
     columns = {c.name for c in QueryLog.__table__.columns}
-    assert columns == {"id", "at", "query", "results", "role", "clicked"}
+    assert columns == {"id", "at", "query", "results", "role", "clicked", "weak"}
     reader.get(f"/search/click/{log[0].id}/kylin-printer-offline")
     ctx.expire_all()
     assert ctx.get(QueryLog, log[0].id).clicked == "kylin-printer-offline"
     report = login_as("curator").get("/search/report").get_data(as_text=True)
     assert "完全不存在的东西" in report
+    weak_part = report[report.index("没有可靠答案的搜索") : report.index("热门搜索")]
+    assert "打印机墨盒怎么加墨水" in weak_part and "打印机脱机<" not in weak_part
     assert login_as("reader").get("/search/report").status_code == 403
 
 

@@ -58,7 +58,7 @@ def search():  # type: ignore[no-untyped-def]
         ), err.status
     log_id = None
     if result.query and result.page == 1:
-        log_id = searchlog.record(db.session(), actor(), result.query, result.total)
+        log_id = searchlog.record(db.session(), actor(), result.query, result.total, result.weak)
     active = {k: v for k, v in filters.items() if v}
     return render_template(
         "search/results.html",
@@ -136,7 +136,7 @@ def hit_json(hit: searcher.Hit) -> dict[str, Any]:
 def api_search():  # type: ignore[no-untyped-def]
     result, _filters, _sort = _run(10)
     if result.query and result.page == 1:
-        searchlog.record(db.session(), actor(), result.query, result.total)
+        searchlog.record(db.session(), actor(), result.query, result.total, result.weak)
     return jsonify(
         {
             "query": result.query,
