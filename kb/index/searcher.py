@@ -174,6 +174,8 @@ def _field_terms(word: str, weight: float) -> list[Query]:
 
 
 FIELDS = tuple(SEARCH_FIELDS.items())
+_ID_PARTS = re.compile(r"[a-z0-9]{2,}")
+_HAN = re.compile(r"[\u3400-\u9fff]")
 PINYIN_FIELDS = (("pinyin", PINYIN_BOOST),)
 SUBWORD_WEIGHT = 0.3  # 打印 for 打印机
 SYNONYM_WEIGHT = 0.8  # a curated synonym (kb.index.synonyms)
@@ -185,6 +187,9 @@ def _concept(word: str, synonym_map: dict[str, list[tuple[str, ...]]]) -> ranker
     variants = [ranker.Variant((word,), 1.0, 1.0, FIELDS)]
     subs = [t for t, _p, _s, _e in tokens(word) if t != word][:2]
     variants += [ranker.Variant((sub,), SUBWORD_WEIGHT, 0.5, FIELDS) for sub in subs]
+    parts = _ID_PARTS.findall(word)
+    if len(parts) > 1 and not _HAN.search(word):  # debian/copyright: both words, not together
+        variants.append(ranker.Variant(tuple(dict.fromkeys(parts)), GROUP_WEIGHT, 0.9, FIELDS))
     curated = synonym_map.get(word, [])[:3]
     for alt in curated:
         weight = SYNONYM_WEIGHT if len(alt) == 1 else GROUP_WEIGHT
@@ -250,8 +255,8 @@ PHRASE_BODY_BOOST = 0.15
 # weak answer: the best result holds less than this idf-weighted share of the query's words,
 # or a little more when a word of the question occurs in no article at all (measured on the
 # external set: answerable questions flagged vs unanswerable ones)
-WEAK_COVERAGE = 0.2
-WEAK_COVERAGE_UNKNOWN = 0.37
+WEAK_COVERAGE = 0.25
+WEAK_COVERAGE_UNKNOWN = 0.35
 SINGLE_CHAR_WEIGHT = 0.5
 STALE_FACTOR = 0.9  # an article past its review date (复审日期) ranks a little lower
 
