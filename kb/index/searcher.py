@@ -237,12 +237,14 @@ def required_phrase(words: list[str]) -> Query:
 
 
 def needed(n: int) -> int:
-    """How many of n query words a result must contain: one of one or two, half of more
-    (documents with more of them rank higher, see ranker.rank).
+    """How many of n deciding words a result must contain: one.
 
     Colloquial questions carry words no article uses (装, 来, 电脑); requiring all of them
-    finds nothing for about half of real questions, requiring any floods the page."""
-    return 1 if n <= 2 else (n + 1) // 2
+    finds nothing for about half of real questions, and requiring half still lost answers
+    that hold only the one rare word (external set: nDCG@10 0.535 → 0.566, own set 0.961 →
+    0.967). Common words never decide (``COMMON_SHARE``) and coverage ranks pages with more
+    of the words first, so "any rare word" does not flood the page."""
+    return 1
 
 
 MAX_CORE = 6  # the most selective words decide what matches; the rest only add to scores
