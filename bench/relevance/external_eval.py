@@ -2,7 +2,7 @@
 
 Called by ``bench/relevance/run.py --set external``. One run:
 
-1. builds the corpus if it is missing (``external/build_corpus.py``: apt-get installs the five
+1. builds the corpus if it is missing (``external/build_corpus.py``: apt-get installs the
    Debian packages when run as root) — ``bench/out/external-corpus/``;
 2. runs every query of ``queries-external.yaml`` through three systems, top 10 each:
    - **kb**: the corpus imported through ``kb.importer`` (publish, force) into a fresh data
