@@ -514,3 +514,16 @@ def test_an_article_past_its_review_date_ranks_a_little_lower(client, make_artic
     make_article(slug="bt-current", review_by=date.today() + timedelta(days=300), **same)
     data = api_search(client, q="蓝牙耳机没有声音")
     assert slugs(data) == ["bt-current", "bt-overdue"]
+
+
+def test_run_together_pinyin_is_cut_into_indexed_words(client, make_article):
+    make_article(
+        slug="change-password",
+        title="修改密码的方法",
+        summary="定期修改登录密码。",
+        body="在账户设置中选择“修改密码”。",
+    )
+    # initials of two words typed together: no indexed pinyin word is "xgmm" itself
+    data = api_search(client, q="xgmm")
+    assert slugs(data) == ["change-password"]
+    assert data["suggestion"] == "xg mm" and "xg mm" in data["notice"]

@@ -334,6 +334,8 @@ def search(
         result.weak = bool(parsed.words)
         if parsed.words and time.monotonic() < deadline:
             result.suggestion = suggest_correction(parsed, visible_terms)
+            if not result.suggestion:
+                result.suggestion = split_pinyin(parsed.words, sets)
             if result.suggestion and not _corrected:
                 # nothing at all: show what the corrected query finds, and say so
                 retry = search(
@@ -395,6 +397,36 @@ def search(
     if result.total < 3 and parsed.words and time.monotonic() < deadline:
         result.suggestion = suggest_correction(parsed, visible_terms)
     return result
+
+
+def split_pinyin(words: list[str], sets: bitsets.DocSets) -> str | None:
+    """Run-together pinyin cut into indexed pinyin words: xgmm → "xg mm" (修改密码),
+    dabuding → "da buding"; None when no word needs it or none can be cut."""
+    out: list[str] = []
+    changed = False
+    for word in words:
+        if not (word.isascii() and word.isalpha() and 4 <= len(word) <= 30):
+            out.append(word)
+            continue
+        if sets.term("pinyin", word):
+            out.append(word)
+            continue
+        n = len(word)
+        best: list[list[str] | None] = [[]] + [None] * n  # fewest pieces covering word[:i]
+        for i in range(2, n + 1):
+            for j in range(max(0, i - 12), i - 1):
+                prefix = best[j]
+                if prefix is None or (best[i] is not None and len(best[i]) <= len(prefix) + 1):
+                    continue
+                if sets.term("pinyin", word[j:i]):
+                    best[i] = [*prefix, word[j:i]]
+        pieces = best[n]
+        if pieces and len(pieces) > 1:
+            out.extend(pieces)
+            changed = True
+        else:
+            out.append(word)
+    return " ".join(out) if changed else None
 
 
 def _stale(s: Any, docs: np.ndarray) -> np.ndarray:
