@@ -256,9 +256,9 @@ PHRASE_TITLE_BOOST = 0.3
 PHRASE_BODY_BOOST = 0.15
 # weak answer: the best result holds less than this idf-weighted share of the query's words,
 # or less than the second when the question's most specific word occurs in no article at all
-# (external set, 347 questions: 9.8 % of the answerable flagged, 67 % of the unanswerable)
-WEAK_COVERAGE = 0.2
-WEAK_COVERAGE_UNKNOWN = 0.4
+# (external set, 347 questions: 9.8 % of the answerable flagged, 57 % of the unanswerable)
+WEAK_COVERAGE = 0.15
+WEAK_COVERAGE_UNKNOWN = 0.35
 SINGLE_CHAR_WEIGHT = 0.5
 STALE_FACTOR = 0.9  # an article past its review date (复审日期) ranks a little lower
 
