@@ -44,7 +44,7 @@ class Concept:
 
 
 # BM25 k1: high, so a page that is about the word keeps gaining from more mentions (external
-# set nDCG@10: k1 1.2 0.596 · 2.0 0.602 · 3.0 0.615 · 5.0 0.621 · 8.0 0.622)
+# set nDCG@10: k1 2.0 0.602 · 3.0 0.615 · 5.0 0.621 · 8.0 0.622)
 K1 = 5.0
 COORD_BASE = 0.3  # score × (COORD_BASE + IDF-weighted share of the query's words present)
 
