@@ -146,6 +146,11 @@ class Article(Base):
     )
     helpful_yes: Mapped[int] = mapped_column(Integer, default=0)
     helpful_no: Mapped[int] = mapped_column(Integer, default=0)
+    # `kb import`: the file content last imported into this article (sha256 of its normalised
+    # source) and the revision that import made, so an unchanged file adds nothing and a
+    # changed one never overwrites a revision written after it (issue 9, point 1).
+    imported_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    imported_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     owner: Mapped[Organisation] = relationship(lazy="joined")
     published_revision: Mapped[Revision | None] = relationship(
@@ -352,3 +357,19 @@ class TicketArticle(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
 
     __table_args__ = (UniqueConstraint("ticket_id", "article_id", name="uq_ticket_article"),)
+
+
+class RevisionComment(Base):
+    """A curator's comment on one revision (the review desk), shown to the owning editors."""
+
+    __tablename__ = "revision_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("revision.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+    author_name: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    revision: Mapped[Revision] = relationship(lazy="joined")

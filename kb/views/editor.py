@@ -18,8 +18,9 @@ from flask import (
 from flask_login import login_required
 
 from kb import articles as ops
-from kb import db, render
-from kb.checker import check, context_from_db
+from kb import comments, db, render
+from kb import diff as revdiff
+from kb.checker import check, context_from_db, located
 from kb.errors import Invalid, KbError
 from kb.frontmatter import ArticleDraft, validate_meta
 from kb.permissions import policy
@@ -67,7 +68,8 @@ def workbench() -> str:
     user = actor()
     owner = user.organisation_id if user.role == Role.EDITOR else None
     page = ops.listing(s, user, status="all", owner_id=owner, per_page=200)
-    return render_template("editor/workbench.html", articles=page.items)
+    latest = comments.latest_by_article(s, user, page.items)
+    return render_template("editor/workbench.html", articles=page.items, comments=latest)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -107,6 +109,33 @@ def _form_again(article: Any, err: KbError):  # type: ignore[no-untyped-def]
     )
 
 
+def _conflict(article: Any, draft: ArticleDraft, err: ops.EditConflict):  # type: ignore[no-untyped-def]
+    """Someone saved a newer revision meanwhile: keep the author's text in the form and show
+    how it differs from the current revision; saving again (now based on the current one)
+    is the author's informed choice."""
+    current = article.review_revision
+    draft.slug = article.slug
+    draft.enterprise = article.owner.code
+    values = _form_values(form_meta(), request.form.get("markdown", ""))
+    return (
+        render_template(
+            "editor/edit.html",
+            article=article,
+            revision=current,
+            values=values,
+            errors={},
+            message=err.message,
+            comments=comments.for_article(db.session(), actor(), article),
+            conflict={
+                "current": current,
+                "base": err.extra["base_revision"],
+                "rows": revdiff.folded(revdiff.compare(current.source, draft.source())),
+            },
+        ),
+        err.status,
+    )
+
+
 @bp.route("/<slug>/edit", methods=["GET", "POST"])
 def edit(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -122,6 +151,7 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
             values=values,
             errors={},
             saved=request.args.get("saved"),
+            comments=comments.for_article(s, actor(), article),
         )
     try:
         draft = form_draft()
@@ -138,8 +168,12 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
             message=request.form.get("message", ""),
             max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
             resolves_request_id=resolves,
+            base_revision=request.form.get("base_revision", type=int),
         )
         ops.commit(s)
+    except ops.EditConflict as err:
+        s.rollback()
+        return _conflict(article, draft, err)
     except KbError as err:
         s.rollback()
         return _form_again(article, err)
@@ -164,7 +198,7 @@ def submit(slug: str):  # type: ignore[no-untyped-def]
                 values=_form_values(revision.meta, revision.body),
                 errors=err.fields,
                 message=err.message,
-                findings=err.extra.get("findings", []),
+                findings=located(err.extra.get("findings", []), revision.source, revision.body),
             ),
             err.status,
         )
@@ -199,10 +233,5 @@ def preview():  # type: ignore[no-untyped-def]
             body=body,
         ).source()
     report = check(source, context_from_db(s, meta.get("slug") or None))
-    # findings count lines of the whole source; the editor shows the body on its own
-    offset = source.count("\n") - body.lstrip("\n").count("\n")
-    findings = report.as_dicts()
-    for finding in findings:
-        if finding["line"] is not None:
-            finding["body_line"] = finding["line"] - offset if finding["line"] > offset else None
-    return jsonify({"html": str(render.render(body).html), "findings": findings})
+    findings = located(report.as_dicts(), source, body)
+    return jsonify({"html": str(render.render(body, meta.get("title")).html), "findings": findings})
