@@ -78,7 +78,8 @@ def _search_paths() -> dict[str, Any]:
     return {
         "/search": {
             "get": _op(
-                "搜索：返回 query、total、page、per_page、results、facets、suggestion",
+                "搜索：返回 query、total、page、per_page、results、facets、suggestion、notice、"
+                "weak（最佳结果不可靠时为 true）",
                 params=[
                     "q",
                     "type",

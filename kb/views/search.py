@@ -47,13 +47,6 @@ def _run(per_page_default: int) -> tuple[searcher.ResultPage, dict[str, str], st
     return result, filters, sort
 
 
-def _weak(result: searcher.ResultPage) -> bool | None:
-    """Whether the ranker judged the best answer weak (None while it does not say): the 月报
-    counts weak-answer queries from the log (issue 11)."""
-    weak = getattr(result, "weak", None)
-    return None if weak is None else bool(weak)
-
-
 @bp.get("/search")
 def search():  # type: ignore[no-untyped-def]
     q = request.args.get("q", "")
@@ -66,7 +59,7 @@ def search():  # type: ignore[no-untyped-def]
     log_id = None
     if result.query and result.page == 1:
         log_id = searchlog.record(
-            db.session(), actor(), result.query, result.total, weak=_weak(result)
+            db.session(), actor(), result.query, result.total, weak=result.weak
         )
     active = {k: v for k, v in filters.items() if v}
     return render_template(
@@ -171,7 +164,7 @@ def hit_json(hit: searcher.Hit) -> dict[str, Any]:
 def api_search():  # type: ignore[no-untyped-def]
     result, _filters, _sort = _run(10)
     if result.query and result.page == 1:
-        searchlog.record(db.session(), actor(), result.query, result.total, weak=_weak(result))
+        searchlog.record(db.session(), actor(), result.query, result.total, weak=result.weak)
     return jsonify(
         {
             "query": result.query,
@@ -182,6 +175,7 @@ def api_search():  # type: ignore[no-untyped-def]
             "facets": result.facets,
             "suggestion": result.suggestion,
             "notice": result.notice,
+            "weak": result.weak,
         }
     )
 
