@@ -480,6 +480,28 @@ def test_a_general_synonym_finds_the_page_below_the_users_own_word(client, make_
     assert slugs(api_search(client, q="照片导入"))[0] == "import-pictures"
 
 
+def test_the_section_with_the_words_together_beats_its_sibling(client, make_article):
+    # same manual, same title words; the sibling mentions 线宽, 默认 and 网络类 more often, but
+    # far apart: counting words alone, it ranks first
+    make_article(
+        slug="board-setup-general",
+        title="电路板设置：常规选项",
+        summary="电路板设置 › 常规选项",
+        body="线宽的默认值在这里设置，默认线宽为 0.25 毫米。"
+        + "网格大小可以随时更改。" * 4
+        + "网络类的颜色也在这里设置，线宽不变。",
+    )
+    make_article(
+        slug="board-setup-track-width",
+        title="电路板设置：走线宽度",
+        summary="电路板设置 › 走线宽度",
+        body="在这里为每个网络类指定默认线宽，新画的走线使用该宽度。",
+    )
+    # 网络类, 默认 and 线宽 stand together only in the track-width section, whose title also
+    # holds 线宽 (走线宽度)
+    assert slugs(api_search(client, q="网络类默认线宽在哪设置"))[0] == "board-setup-track-width"
+
+
 def test_weak_answer_is_flagged_in_the_api_and_on_the_page(client, corpus):
     good = api_search(client, q="打印机脱机怎么办")
     assert good["weak"] is False
