@@ -108,13 +108,13 @@ def platform_user(s: Session, actor: Any, code: str) -> User:
     username = f"platform-{org.code}"[:64]
     user = s.scalar(select(User).where(User.username == username))
     if user is None:
-        import secrets
+        from kb import passwords
 
         user = accounts.create_user(
             s,
             actor,
             username,
-            secrets.token_urlsafe(24),
+            passwords.generate(),  # never used: the platform signs in with its token
             Role.READER,
             org.code,
             f"{org.name} 服务保障平台",

@@ -22,10 +22,12 @@ def _admins_only() -> None:
 
 def _page(error: KbError | None = None, form: str = ""):  # type: ignore[no-untyped-def]
     s = db.session()
+    users = accounts.list_users(s)
     page = render_template(
         "admin/index.html",
         orgs=accounts.list_orgs(s),
-        users=accounts.list_users(s),
+        users=users,
+        locked={u.username for u in users if accounts.locked(u)},
         roles=list(Role),
         kinds=list(OrgKind),
         error=error,
@@ -97,6 +99,13 @@ def update_user(username: str):  # type: ignore[no-untyped-def]
         )
 
     return _apply(f"edit-{username}", change)
+
+
+@bp.post("/users/<username>/unlock")
+def unlock_user(username: str):  # type: ignore[no-untyped-def]
+    return _apply(
+        f"edit-{username}", lambda s: accounts.unlock(s, actor(), accounts.get_user(s, username))
+    )
 
 
 @bp.get("/audit")

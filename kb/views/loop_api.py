@@ -1,7 +1,8 @@
 """JSON API of both loops (/api/v1): votes, 我的反馈, revision requests, tickets, figures.
 
-Authentication as in kb/views/api.py (session with CSRF, or a bearer token). Write bodies must
-be JSON (``Content-Type: application/json``), so a cross-site form cannot post a vote.
+Authentication happens once for every request in kb/web.py (session with CSRF, or a bearer
+token). Write bodies must be JSON (``Content-Type: application/json``), so a cross-site
+form cannot post a vote.
 """
 
 from __future__ import annotations
@@ -19,15 +20,6 @@ from kb.views.util import actor
 
 bp = Blueprint("loop_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-
-
-def _auth() -> None:
-    from kb.views.api import _authenticate
-
-    _authenticate()
-
-
-bp.before_request(_auth)
 
 
 def _json_object() -> dict[str, Any]:

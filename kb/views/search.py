@@ -159,12 +159,3 @@ def api_suggest():  # type: ignore[no-untyped-def]
             "输入过长", fields={"q": f"最多 {searcher.MAX_QUERY_CHARS} 个字符"}
         )
     return jsonify({"suggestions": searcher.type_ahead(q, policy.visible_terms(actor()))})
-
-
-def _api_auth() -> None:
-    from kb.views.api import _authenticate
-
-    _authenticate()
-
-
-api_bp.before_request(_api_auth)
