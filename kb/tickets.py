@@ -602,13 +602,14 @@ def source_ticket(s: Session, article: Article) -> Ticket | None:
 
 def visible_tickets(s: Session, user: Any, limit: int = 200) -> list[Ticket]:
     query = select(Ticket).order_by(Ticket.closed_at.desc()).limit(limit)
-    if policy.is_staff(user):
+    scope = policy.desk_scope(user)
+    if scope == policy.ALL:
         return list(s.scalars(query))
     org = platform_org(s, user)
     if org is not None:
         return list(s.scalars(query.where(Ticket.enterprise_id == org.id)))
-    if policy.signed_in(user) and user.role == Role.EDITOR:
-        return list(s.scalars(query.where(Ticket.enterprise_id == user.organisation_id)))
+    if scope is not None:
+        return list(s.scalars(query.where(Ticket.enterprise_id == scope)))
     raise Forbidden("只有本企业编辑、服务平台和数据局审核员可以查看工单。")
 
 

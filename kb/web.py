@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
-from kb import accounts, db, sessions
+from kb import accounts, db, pii, sessions
 from kb.errors import Forbidden, Unauthorized, wants_json
 from kb.extensions import csrf, login_manager
 from kb.frontmatter import CATEGORIES, TYPES
@@ -107,13 +107,10 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        return {
-            "is_staff": policy.is_staff(current_user),
-            "is_editor": policy.signed_in(current_user) and current_user.role == "editor",
-            "is_admin": policy.signed_in(current_user) and current_user.role == "admin",
-        }
+        return policy.nav(current_user)
 
     app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(pii.mask, "masked")
 
     @app.after_request
     def _headers(response: Response) -> Response:

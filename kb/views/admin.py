@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from kb import accounts, audit, db
 from kb.errors import KbError
+from kb.permissions import policy
+from kb.permissions.policy import Gate
 from kb.permissions.roles import OrgKind, Role
 from kb.views.util import actor, int_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-@bp.before_request
-@login_required
-def _admins_only() -> None:
-    if actor().role != Role.ADMIN:
-        abort(403)
+bp.before_request(policy.gate_request(Gate.ADMIN))
 
 
 def _page(error: KbError | None = None, form: str = ""):  # type: ignore[no-untyped-def]

@@ -12,10 +12,11 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from kb import articles as ops
 from kb import db, frontmatter, jsonio, render
-from kb.errors import Invalid, Unauthorized
+from kb.errors import Invalid
 from kb.extensions import csrf
 from kb.models import Article, Revision
 from kb.permissions import policy
+from kb.permissions.policy import Gate
 from kb.permissions.roles import Action
 from kb.views.util import actor, int_arg
 from kb.web import localtime
@@ -26,8 +27,7 @@ csrf.exempt(bp)
 
 def require_user() -> Any:
     user = actor()
-    if not policy.signed_in(user):
-        raise Unauthorized("请先登录，或使用 Authorization: Bearer <令牌>。")
+    policy.require_gate(user, Gate.SIGNED_IN)
     return user
 
 

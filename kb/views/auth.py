@@ -4,10 +4,12 @@ wrong, nor whether the account exists or is locked."""
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session
-from flask_login import login_required, login_user, logout_user
+from flask_login import login_user, logout_user
 
 from kb import accounts, audit, db, passwords, sessions
 from kb.errors import Invalid
+from kb.permissions import policy
+from kb.permissions.policy import Gate
 from kb.views.util import actor, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -76,7 +78,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@login_required
+@policy.gate(Gate.SIGNED_IN)
 def change_password():  # type: ignore[no-untyped-def]
     user = actor()
     target = safe_next(request.values.get("next"))

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, after_this_request, current_app, jsonify, request, url_for
 
 from kb import articles as ops
-from kb import db, feedback, jsonio, stats, tickets
+from kb import db, feedback, jsonio, pii, stats, tickets
 from kb.errors import Invalid
 from kb.extensions import csrf
 from kb.views import feedback as pages
@@ -83,7 +83,7 @@ def feedback_json(fb: Any) -> dict[str, Any]:
         "url": url_for("articles.show", slug=fb.article.slug),
         "helpful": fb.helpful,
         "reason": fb.reason,
-        "comment": fb.comment,
+        "comment": pii.mask(fb.comment),
         "created_at": fb.created_at.isoformat(),
         "updated_at": fb.updated_at.isoformat(),
         "request_id": fb.request_id,
