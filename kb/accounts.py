@@ -224,11 +224,19 @@ def password_change_due(user: User) -> str | None:
     return None
 
 
-def change_password(s: Session, user: User, current: str, new: str, again: str) -> None:
-    """The owner changes their own password; every session of theirs ends (audited)."""
+def change_password(
+    s: Session, user: User, current: str, new: str, again: str, ip: str = ""
+) -> None:
+    """The owner changes their own password; every session of theirs ends (audited).
+
+    A wrong current password counts towards the lockout like a failed sign-in, so an open
+    session left unattended cannot be used to guess the password; if it locks the account,
+    the user's sessions end too."""
     errors: dict[str, str] = {}
     if not check_password_hash(user.password_hash, current or ""):
         errors["current"] = "当前密码不正确。"
+        if _count_failure(s, user, sessions.now(), ip):
+            sessions.end_all(s, user, "locked")
     if new != again:
         errors["again"] = "两次输入的新密码不一致。"
     weak = passwords.problem(new, username=user.username, display_name=user.display_name)
@@ -258,9 +266,13 @@ def unlock(s: Session, actor: Any, user: User) -> None:
 
 def _count_failure(s: Session, user: User, at: datetime, ip: str) -> bool:
     """Record one failure; True when it locked the account."""
+    window = timedelta(minutes=_setting("LOGIN_FAILURE_WINDOW_MINUTES", 15))
+    # failures older than the window no longer count: drop them so the table stays small
+    s.execute(
+        delete(LoginFailure).where(LoginFailure.user_id == user.id, LoginFailure.at <= at - window)
+    )
     s.add(LoginFailure(user_id=user.id, at=at, ip=ip[:64]))
     s.flush()
-    window = timedelta(minutes=_setting("LOGIN_FAILURE_WINDOW_MINUTES", 15))
     count = s.scalar(
         select(func.count(LoginFailure.id)).where(
             LoginFailure.user_id == user.id, LoginFailure.at > at - window

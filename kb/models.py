@@ -133,7 +133,7 @@ class UserSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # logout | password | role | disabled | organisation | idle | expired | admin
+    # logout | password | role | disabled | locked | idle | expired
     end_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")

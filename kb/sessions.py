@@ -18,7 +18,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from kb import audit
@@ -58,6 +58,12 @@ def start(s: Session, user: User, *, remember: bool = False, ip: str = "", agent
     raw = secrets.token_urlsafe(32)
     t = now()
     remember = remember and remember_age() > timedelta(0)
+    # sessions long over are kept a month for the record, then dropped
+    s.execute(
+        delete(UserSession).where(
+            UserSession.user_id == user.id, UserSession.expires_at < t - timedelta(days=30)
+        )
+    )
     row = UserSession(
         user_id=user.id,
         key_hash=_digest(raw),

@@ -555,3 +555,22 @@ def test_signed_in_answers_are_never_cached(app, login_as, make_article):
     assert api.headers["Cache-Control"] == "no-store"
     assert app.test_client().get("/login").headers["Cache-Control"] == "no-store"
     assert "Server" not in anonymous.headers
+
+
+def test_guessing_the_current_password_on_the_change_page_locks_the_account(app, login_as):
+    reader = login_as("reader")
+    for n in range(5):
+        response = reader.post(
+            "/account/password",
+            data={
+                "current": f"Guess-number-{n}x",
+                "password": "Lijiang-river-boat-88",
+                "again": "Lijiang-river-boat-88",
+            },
+        )
+        assert response.status_code == 422 and "当前密码不正确" in response.get_data(as_text=True)
+    # the unattended session is over, and the account is locked for a real sign-in too
+    assert not signed_in(reader)
+    assert attempt(app, "reader", PASSWORD).status_code == 401
+    [lock] = events(app, "auth.locked")
+    assert lock.object_id == "reader"

@@ -91,7 +91,12 @@ def change_password():  # type: ignore[no-untyped-def]
     f = request.form
     try:
         accounts.change_password(
-            s, user, f.get("current", ""), f.get("password", ""), f.get("again", "")
+            s,
+            user,
+            f.get("current", ""),
+            f.get("password", ""),
+            f.get("again", ""),
+            ip=request.remote_addr or "",
         )
     except Invalid as err:
         s.commit()  # the failed attempt's audit event
