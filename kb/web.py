@@ -120,7 +120,8 @@ def init_app(app: Flask) -> None:
         if (user is not None and user.is_authenticated) or request.endpoint in _NO_STORE:
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
-        # the werkzeug development server's banner; waitress's is switched off in `kb serve`
+        # a banner set by the app or a library; the WSGI server's own is switched off where it
+        # is started (`kb serve`: waitress ident="")
         response.headers.pop("Server", None)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
