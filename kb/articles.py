@@ -390,6 +390,14 @@ def get(s: Session, actor: Any, slug: str) -> Article:
     return article
 
 
+def behind_sign_in(s: Session, actor: Any, slug: str) -> bool:
+    """True when signing in would show this visitor the article (see policy.sign_in_shows)."""
+    article = (
+        s.scalar(select(Article).where(Article.slug == slug)) if SLUG_RE.match(slug or "") else None
+    )
+    return article is not None and policy.sign_in_shows(actor, article)
+
+
 def readable_filter(actor: Any) -> Any:
     """SQL condition: the published articles the actor may read (mirrors policy.can READ)."""
     terms = policy.visible_terms(actor)
@@ -442,7 +450,11 @@ def listing(
     if pending:
         query = query.where(Article.pending == pending)
     total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ordering = {"updated": Article.updated_at.desc(), "title": Article.title}[order]
+    ordering = {
+        "updated": Article.updated_at.desc(),
+        "title": Article.title,
+        "published": Article.published_at.desc(),  # what readers call 最近更新
+    }[order]
     items = list(
         s.scalars(
             query.order_by(ordering, Article.id).offset((page - 1) * per_page).limit(per_page)

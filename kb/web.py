@@ -11,8 +11,9 @@ a browser never adds the header by itself.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_login import current_user
@@ -29,7 +30,8 @@ from kb.permissions.roles import (
     VISIBILITY_LABELS,
 )
 
-CHINA = timezone(timedelta(hours=8), "CST")
+# Every date a person reads is China time; the database keeps UTC.
+CHINA = ZoneInfo("Asia/Shanghai")
 
 # Offline intranet: everything comes from this server; inline script is never needed.
 CSP = (
@@ -45,8 +47,19 @@ def bearer_token() -> str | None:
     return None
 
 
-def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(CHINA).strftime(fmt) if value else ""
+def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """The one date filter of every template: a UTC datetime (or ISO text with an offset, as
+    search hits carry) shown in China time."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return ""
+        if value.tzinfo is None:
+            return ""
+    return value.astimezone(CHINA).strftime(fmt)
 
 
 # Blueprints exempt from the form CSRF check because they speak JSON to tokens as well

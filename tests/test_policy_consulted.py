@@ -20,7 +20,7 @@ from flask import request, request_finished
 from sqlalchemy import select
 
 from kb import db
-from kb.models import AuditEvent, RevisionRequest
+from kb.models import AuditEvent, RevisionRequest, Ticket
 from kb.permissions import policy
 from tests.conftest import GOOD_BODY, create_article, login, world_app
 
@@ -28,6 +28,7 @@ from tests.conftest import GOOD_BODY, create_article, login, world_app
 NO_DATA = {
     "static": "files shipped with the program",
     "articles.help_page": "fixed help text",
+    "articles.favicon": "the site icon",
     "auth.login": "the sign-in form: who the caller is, is what it finds out",
     "auth.logout": "ends only the caller's own sessions",
     "api.openapi": "the public description of the API",
@@ -48,15 +49,29 @@ def world(tmp_path_factory) -> Iterator[dict[str, Any]]:  # type: ignore[no-unty
         )
         assert vote.status_code in (200, 201), vote.get_data(as_text=True)
         reader.get("/search?q=打印机")
+        from tests.test_tickets import platform_token, ticket
+
+        posted = app.test_client().post(
+            "/api/v1/tickets", json=ticket(articles=[slug]), headers=platform_token(app)
+        )
+        assert posted.status_code in (200, 201), posted.get_data(as_text=True)
         with app.app_context():
             request_id = db.session().scalar(select(RevisionRequest.id))
-        yield {"app": app, "slug": slug, "other_draft": other_draft, "request_id": request_id}
+            ticket_id = db.session().scalar(select(Ticket.id))
+        yield {
+            "app": app,
+            "slug": slug,
+            "other_draft": other_draft,
+            "request_id": request_id,
+            "ticket_id": ticket_id,
+        }
 
 
 def url_for_rule(rule: Any, world: dict[str, Any]) -> str:
     values = {
         "slug": world["slug"],
         "request_id": world["request_id"],
+        "ticket_id": world["ticket_id"],
         "log_id": 1,
         "username": "reader2",
         "filename": "kb.css",

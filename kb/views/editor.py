@@ -16,8 +16,8 @@ from flask import (
 )
 
 from kb import articles as ops
-from kb import db, render
-from kb.checker import check, context_from_db
+from kb import comments, db, render
+from kb.checker import check, context_from_db, located
 from kb.errors import Invalid, KbError
 from kb.frontmatter import ArticleDraft, validate_meta
 from kb.permissions import policy
@@ -62,7 +62,8 @@ def workbench() -> str:
     user = actor()
     owner = user.organisation_id if policy.allows(user, Gate.EDITOR) else None
     page = ops.listing(s, user, status="all", owner_id=owner, per_page=200)
-    return render_template("editor/workbench.html", articles=page.items)
+    latest = comments.latest_by_article(s, user, page.items)
+    return render_template("editor/workbench.html", articles=page.items, comments=latest)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -117,6 +118,7 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
             values=values,
             errors={},
             saved=request.args.get("saved"),
+            comments=comments.for_article(s, actor(), article),
         )
     try:
         draft = form_draft()
@@ -159,7 +161,7 @@ def submit(slug: str):  # type: ignore[no-untyped-def]
                 values=_form_values(revision.meta, revision.body),
                 errors=err.fields,
                 message=err.message,
-                findings=err.extra.get("findings", []),
+                findings=located(err.extra.get("findings", []), revision.source, revision.body),
             ),
             err.status,
         )
@@ -194,10 +196,5 @@ def preview():  # type: ignore[no-untyped-def]
             body=body,
         ).source()
     report = check(source, context_from_db(s, meta.get("slug") or None, actor=actor()))
-    # findings count lines of the whole source; the editor shows the body on its own
-    offset = source.count("\n") - body.lstrip("\n").count("\n")
-    findings = report.as_dicts()
-    for finding in findings:
-        if finding["line"] is not None:
-            finding["body_line"] = finding["line"] - offset if finding["line"] > offset else None
-    return jsonify({"html": str(render.render(body).html), "findings": findings})
+    findings = located(report.as_dicts(), source, body)
+    return jsonify({"html": str(render.render(body, meta.get("title")).html), "findings": findings})
