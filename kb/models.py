@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -76,7 +77,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # someone else set the password (demo, CLI, admin reset): changed at the next sign-in
-    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # set when too many sign-in failures fell in the window (see accounts.authenticate)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -189,6 +192,11 @@ class Article(Base):
     )
     helpful_yes: Mapped[int] = mapped_column(Integer, default=0)
     helpful_no: Mapped[int] = mapped_column(Integer, default=0)
+    # `kb import`: the file content last imported into this article (sha256 of its normalised
+    # source) and the revision that import made, so an unchanged file adds nothing and a
+    # changed one never overwrites a revision written after it (issue 9, point 1).
+    imported_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    imported_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     owner: Mapped[Organisation] = relationship(lazy="joined")
     published_revision: Mapped[Revision | None] = relationship(
