@@ -63,7 +63,7 @@ def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 # Blueprints exempt from the form CSRF check because they speak JSON to tokens as well
-API_BLUEPRINTS = {"api", "loop_api", "search_api"}
+API_BLUEPRINTS = {"api", "loop_api", "search_api", "reports_api"}
 # Where a user who must change the password may still go
 _PASSWORD_CHANGE_OPEN = {"auth.change_password", "auth.logout", "auth.login", "static"}
 

@@ -4,8 +4,8 @@ API token expiry
 Existing users keep their passwords without being forced to change them
 (must_change_password false); their password age counts from created_at until they change it.
 
-Revision ID: 0004_signin_security
-Revises: 0003_revision_comment
+Revision ID: 0005_signin_security
+Revises: 0004_bureau_desk
 Create Date: 2026-12-07 22:01:48.608167
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_signin_security"
-down_revision = "0003_revision_comment"
+revision = "0005_signin_security"
+down_revision = "0004_bureau_desk"
 branch_labels = None
 depends_on = None
 
