@@ -1,7 +1,8 @@
 """JSON API of both loops (/api/v1): votes, 我的反馈, revision requests, tickets, figures.
 
-Authentication as in kb/views/api.py (session with CSRF, or a bearer token). Write bodies must
-be JSON (``Content-Type: application/json``), so a cross-site form cannot post a vote.
+Authentication happens once for every request in kb/web.py (session with CSRF, or a bearer
+token). Write bodies must be JSON (``Content-Type: application/json``), so a cross-site
+form cannot post a vote.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from flask import Blueprint, after_this_request, current_app, jsonify, request, url_for
 
 from kb import articles as ops
-from kb import db, feedback, jsonio, stats, tickets
+from kb import db, feedback, jsonio, pii, stats, tickets
 from kb.errors import Invalid
 from kb.extensions import csrf
 from kb.views import feedback as pages
@@ -19,15 +20,6 @@ from kb.views.util import actor
 
 bp = Blueprint("loop_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-
-
-def _auth() -> None:
-    from kb.views.api import _authenticate
-
-    _authenticate()
-
-
-bp.before_request(_auth)
 
 
 def _json_object() -> dict[str, Any]:
@@ -91,7 +83,7 @@ def feedback_json(fb: Any) -> dict[str, Any]:
         "url": url_for("articles.show", slug=fb.article.slug),
         "helpful": fb.helpful,
         "reason": fb.reason,
-        "comment": fb.comment,
+        "comment": pii.mask(fb.comment),
         "created_at": fb.created_at.isoformat(),
         "updated_at": fb.updated_at.isoformat(),
         "request_id": fb.request_id,
