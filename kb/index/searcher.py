@@ -370,8 +370,11 @@ def search(
             for i, pos in enumerate(best[:PHRASE_TOP]):
                 doc = int(ids[pos])
                 stored[doc] = s.stored_fields(doc)
-                boosts[i] = phrase_boost(parsed.words, stored[doc]) * section_boost(
-                    concepts, stored[doc]
+                # folded once for both: the lookups below are plain substring searches
+                title = fold_for_lookup(stored[doc].get("title", ""))
+                body = fold_for_lookup(stored[doc].get("body", ""))
+                boosts[i] = phrase_boost(parsed.words, title, body) * section_boost(
+                    concepts, title, body
                 )
             scores[best] *= boosts
             best = best[np.lexsort((ids[best], -scores[best]))]
@@ -464,11 +467,9 @@ def select_candidates(concepts: list[ranker.Concept], live_count: int, scope: in
     return candidates
 
 
-def phrase_boost(words: list[str], fields: dict[str, Any]) -> float:
-    """More for the query's words side by side (as typed) in the title or the body."""
+def phrase_boost(words: list[str], title: str, body: str) -> float:
+    """More for the query's words side by side (as typed) in the (folded) title or body."""
     pairs = list(pairwise(words))
-    title = fold_for_lookup(fields.get("title", ""))
-    body = fold_for_lookup(fields.get("body", ""))
     in_title = in_body = 0
     for a, b in pairs:
         joined = (a + " " + b) if (a[-1:].isascii() and b[:1].isascii()) else a + b
@@ -486,12 +487,13 @@ def phrase_boost(words: list[str], fields: dict[str, Any]) -> float:
 TITLE_SHARE_BOOST = 1.0  # × (1 + this × idf-weighted share of the query's words in the title)
 PROXIMITY_BOOST = 1.0  # × (1 + this × idf-weighted share of them within one body window)
 PROXIMITY_WINDOW = 20  # characters (12: P@1 0.498, 40: 0.511, 80: 0.502)
+PROXIMITY_OCCURRENCES = 50  # of each word: enough to find a cluster, bounded cost (20: P@1 0.511)
 
 
-def section_boost(concepts: list[ranker.Concept], fields: dict[str, Any]) -> float:
+def section_boost(concepts: list[ranker.Concept], title: str, body: str) -> float:
     """More for a page whose title holds the query's specific (high-idf) words, and whose body
-    has them close together (the section that is about them, not one that lists them)."""
-    title = fold_for_lookup(fields.get("title", ""))
+    has them close together (the section that is about them, not one that lists them).
+    ``title`` and ``body`` are folded (``fold_for_lookup``)."""
     total = sum(c.idf for c in concepts) or 1.0
     hit = sum(
         c.idf
@@ -499,13 +501,12 @@ def section_boost(concepts: list[ranker.Concept], fields: dict[str, Any]) -> flo
         if any(all(w in title for w in v.words) for v in c.variants if v.presence >= 0.9)
     )
     factor = 1.0 + TITLE_SHARE_BOOST * hit / total
-    return factor * (1.0 + PROXIMITY_BOOST * proximity(concepts, fields))
+    return factor * (1.0 + PROXIMITY_BOOST * proximity(concepts, body))
 
 
-def proximity(concepts: list[ranker.Concept], fields: dict[str, Any]) -> float:
+def proximity(concepts: list[ranker.Concept], body: str) -> float:
     """The largest idf-weighted share of the query's words (two or more) that occur within
     ``PROXIMITY_WINDOW`` characters of each other in the body (own word or curated synonym)."""
-    body = fold_for_lookup(fields.get("body", ""))
     total = sum(c.idf for c in concepts) or 1.0
     events: list[tuple[int, int]] = []
     for i, c in enumerate(concepts):
@@ -514,7 +515,7 @@ def proximity(concepts: list[ranker.Concept], fields: dict[str, Any]) -> float:
                 continue
             start = body.find(v.words[0])
             count = 0
-            while start >= 0 and count < 50:  # enough to find a cluster, bounded cost
+            while start >= 0 and count < PROXIMITY_OCCURRENCES:
                 events.append((start, i))
                 start = body.find(v.words[0], start + 1)
                 count += 1
