@@ -16,6 +16,13 @@ def spec(client) -> dict:
     return response.get_json()
 
 
+def resolve(document: dict, schema: dict) -> dict:
+    """A schema with its ``$ref`` (into components/schemas) followed."""
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
 def registered_routes(app) -> dict[str, set[str]]:
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
@@ -62,7 +69,7 @@ def test_path_parameters_are_declared(client):
 
 def test_errors_are_described_in_the_shape_the_api_answers(client):
     document = spec(client)
-    error = document["components"]["schemas"]["Error"]["properties"]["error"]
+    error = resolve(document, document["components"]["schemas"]["Error"]["properties"]["error"])
     assert set(error["required"]) == {"code", "message", "fields"}
     answer = client.get("/api/v1/articles/no-such-article").get_json()
     assert set(answer["error"]) >= set(error["required"])

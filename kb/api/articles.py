@@ -1,63 +1,26 @@
-"""The JSON API (/api/v1): the same operations and policy as the pages, errors as JSON.
-
-Authentication is the session cookie or ``Authorization: Bearer <token>``. A session-authenticated
-write must carry the CSRF token (header ``X-CSRFToken``); a token-authenticated one need not, since
-a browser never sends the header by itself.
-"""
+"""API handlers for articles: list, read, create, save, the review steps, revisions, diff and
+the content check. The operations (kb/articles.py, kb/checker) decide; these read the request
+and answer through the response models."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
-from flask_login import current_user
+from flask import current_app, request, url_for
 
-from kb import accounts, comments, db, frontmatter, jsonio, render
 from kb import articles as ops
+from kb import comments, db, frontmatter, render
 from kb import diff as revdiff
-from kb.errors import Invalid, Unauthorized
-from kb.extensions import csrf
+from kb.api import MARKDOWN, body, operation, query, raw_json, require_user, respond, validate
+from kb.api import models as m
+from kb.errors import Invalid
 from kb.models import Article, Revision
 from kb.permissions import policy
 from kb.permissions.roles import Action
-from kb.views.util import actor, int_arg
-from kb.web import bearer_token, localtime
+from kb.views.util import actor
+from kb.web import localtime
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
-
-
-@bp.before_request
-def _authenticate() -> None:
-    token = bearer_token()
-    if token is not None:
-        # The token alone speaks for the request: a session cookie sent alongside an invalid
-        # token must not rescue it (nor stand in for it without a CSRF check).
-        user = accounts.user_for_token(db.session(), token)
-        if user is None:
-            raise Unauthorized("API 令牌无效或已停用。")
-        db.session().commit()  # last_used_at
-        g._login_user = user  # Flask-Login's per-request user
-        return
-    if (
-        request.method not in ("GET", "HEAD", "OPTIONS")
-        and current_user.is_authenticated
-        and current_app.config.get("WTF_CSRF_ENABLED", True)
-    ):
-        csrf.protect()
-
-
-def require_user() -> Any:
-    user = actor()
-    if not policy.signed_in(user):
-        raise Unauthorized("请先登录，或使用 Authorization: Bearer <令牌>。")
-    return user
-
-
-def body_json() -> Any:
-    return jsonio.loads(
-        request.get_data(cache=True), max_depth=current_app.config["MAX_JSON_DEPTH"]
-    )
+BOTH = ("application/json", MARKDOWN)
 
 
 def article_json(
@@ -108,20 +71,13 @@ def article_json(
 
 def _draft_from_request() -> frontmatter.ArticleDraft:
     """A draft from either a Markdown body with front matter, or JSON fields plus "markdown"."""
-    mimetype = request.mimetype or ""
-    if mimetype == "application/json":
-        data = body_json()
-        if not isinstance(data, dict):
-            raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
-        if "source" in data:
-            source = data["source"]
-            if not isinstance(source, str):
-                raise Invalid("source 应为文字", fields={"source": "应为文字"})
-            return frontmatter.parse(source)
-        body = data.get("markdown", "")
-        if not isinstance(body, str):
-            raise Invalid("markdown 应为文字", fields={"markdown": "应为文字"})
-        return frontmatter.validate_meta({k: v for k, v in data.items() if k != "markdown"}, body)
+    if (request.mimetype or "") == "application/json":
+        fields, data = body(m.ArticleFields)
+        if fields.source is not None:
+            return frontmatter.parse(fields.source)
+        # the rules of the trade (known types, dates, slugs) are checked on the fields as sent
+        meta = {k: v for k, v in data.items() if k != "markdown"}
+        return frontmatter.validate_meta(meta, fields.markdown or "")
     raw = request.get_data(cache=True)
     try:
         text = raw.decode("utf-8")
@@ -141,59 +97,93 @@ def _shown(article: Article) -> Revision | None:
     return article.review_revision
 
 
-@bp.get("/articles")
+@operation(
+    "GET",
+    "/articles",
+    summary="文章列表（按权限过滤）",
+    query=m.ArticleListQuery,
+    response=m.ArticleList,
+)
 def list_articles():  # type: ignore[no-untyped-def]
-    s = db.session()
-    per_page = int_arg("per_page", 20, 1, 100)
+    args = query(m.ArticleListQuery)
     page = ops.listing(
-        s,
+        db.session(),
         actor(),
-        status=request.args.get("status") or None,
-        type_=request.args.get("type") or None,
-        category=request.args.get("category") or None,
-        page=int_arg("page", 1),
-        per_page=per_page,
+        status=args.status,
+        type_=args.type,
+        category=args.category,
+        page=args.page,
+        per_page=args.per_page,
     )
-    return jsonify(
+    return respond(
+        m.ArticleList,
         {
             "total": page.total,
             "page": page.page,
             "per_page": page.per_page,
             "results": [article_json(a, None) for a in page.items],
-        }
+        },
     )
 
 
-@bp.get("/articles/<slug>")
+@operation(
+    "GET",
+    "/articles/<slug>",
+    summary="文章元数据、Markdown、HTML 与修订号",
+    query=m.ArticleQuery,
+    response=m.Article,
+)
 def get_article(slug: str):  # type: ignore[no-untyped-def]
+    query(m.ArticleQuery)
     article = ops.get(db.session(), actor(), slug)
-    return jsonify(article_json(article, _shown(article), full=True))
+    return respond(m.Article, article_json(article, _shown(article), full=True))
 
 
-@bp.post("/articles")
+@operation(
+    "POST",
+    "/articles",
+    summary="新建文章草稿（Markdown+front matter，或 JSON 字段）",
+    body=m.ArticleFields,
+    body_types=BOTH,
+    query=m.CreateQuery,
+    response=m.Article,
+    status=201,
+    auth=True,
+)
 def create_article():  # type: ignore[no-untyped-def]
     user = require_user()
+    args = query(m.CreateQuery)
     s = db.session()
     draft = _draft_from_request()
     article = ops.create(
         s,
         user,
         draft,
-        message=request.args.get("message", ""),
+        message=args.message or "",
         max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
     )
     ops.commit(s)
-    return jsonify(article_json(article, article.working_revision, full=True)), 201
+    return respond(m.Article, article_json(article, article.working_revision, full=True), 201)
 
 
-@bp.put("/articles/<slug>")
+@operation(
+    "PUT",
+    "/articles/<slug>",
+    summary="保存新的工作修订",
+    body=m.ArticleFields,
+    body_types=BOTH,
+    query=m.SaveQuery,
+    response=m.Article,
+    auth=True,
+)
 def update_article(slug: str):  # type: ignore[no-untyped-def]
     user = require_user()
+    args = query(m.SaveQuery)
     s = db.session()
     article = ops.get(s, user, slug)
     policy.require(user, Action.EDIT, article)
     draft = _draft_from_request()
-    resolves = int_arg("resolves", 0, 0, 2**31) or None
+    resolves = args.resolves or None
     if resolves is not None:
         from kb import feedback
 
@@ -203,24 +193,19 @@ def update_article(slug: str):  # type: ignore[no-untyped-def]
         user,
         article,
         draft,
-        message=request.args.get("message", ""),
+        message=args.message or "",
         max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
         resolves_request_id=resolves,
     )
     ops.commit(s)
-    return jsonify(article_json(article, revision, full=True))
+    return respond(m.Article, article_json(article, revision, full=True))
 
 
 def _reason() -> str:
     if not request.get_data(cache=True):
         return ""
-    data = body_json()
-    if not isinstance(data, dict):
-        raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
-    value = data.get("reason", data.get("note", ""))
-    if not isinstance(value, str):
-        raise Invalid("reason 应为文字", fields={"reason": "应为文字"})
-    return value
+    reason = validate(m.Reason, raw_json())
+    return reason.reason if reason.reason is not None else (reason.note or "")
 
 
 def _transition(slug: str, name: str):  # type: ignore[no-untyped-def]
@@ -240,19 +225,36 @@ def _transition(slug: str, name: str):  # type: ignore[no-untyped-def]
     elif name == "restore":
         ops.restore(s, user, article)
     ops.commit(s)
-    return jsonify(article_json(article, article.review_revision))
+    return respond(m.ArticleSummary, article_json(article, article.review_revision))
 
 
-for _name in ("submit", "withdraw", "publish", "return", "archive", "restore"):
-    bp.add_url_rule(
+for _name, _summary in (
+    ("submit", "提交审核"),
+    ("withdraw", "撤回提交"),
+    ("publish", "发布（审核员），可附 reason"),
+    ("return", "退回（审核员，需 reason）"),
+    ("archive", "归档（审核员），可附 reason"),
+    ("restore", "恢复发布（审核员）"),
+):
+    operation(
+        "POST",
         f"/articles/<slug>/{_name}",
-        f"transition_{_name}",
-        lambda slug, _n=_name: _transition(slug, _n),
-        methods=["POST"],
-    )
+        summary=_summary,
+        body=m.Reason,
+        body_required=False,
+        response=m.ArticleSummary,
+        auth=True,
+        endpoint=f"transition_{_name}",
+    )(lambda slug, _n=_name: _transition(slug, _n))
 
 
-@bp.get("/articles/<slug>/revisions")
+@operation(
+    "GET",
+    "/articles/<slug>/revisions",
+    summary="修订历史，每个修订附审核员的评论",
+    response=m.Revisions,
+    auth=True,
+)
 def list_revisions(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
     article = ops.get(s, actor(), slug)
@@ -262,7 +264,8 @@ def list_revisions(slug: str):  # type: ignore[no-untyped-def]
         remarks.setdefault(c.revision_id, []).insert(
             0, {"author": c.author_name, "body": c.body, "created_at": c.created_at.isoformat()}
         )
-    return jsonify(
+    return respond(
+        m.Revisions,
         {
             "slug": article.slug,
             "published": article.published_revision.number if article.published_revision else None,
@@ -280,21 +283,30 @@ def list_revisions(slug: str):  # type: ignore[no-untyped-def]
                 }
                 for r in revisions
             ],
-        }
+        },
     )
 
 
-@bp.get("/articles/<slug>/diff")
+@operation(
+    "GET",
+    "/articles/<slug>/diff",
+    summary="两个修订的差异：lines 为行差异；html 与 rows 在行内用 <del>/<ins> 标出改动的字词"
+    "（其余文字已转义）",
+    query=m.DiffQuery,
+    response=m.Diff,
+    auth=True,
+)
 def diff(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
     article = ops.get(s, actor(), slug)
-    old = int_arg("from", 0, 1)
-    new = int_arg("to", 0, 1)
-    if not old or not new:
+    if not request.args.get("from") or not request.args.get("to"):
         raise Invalid("需要 from 和 to 两个修订号", fields={"from": "必填", "to": "必填"})
+    args = query(m.DiffQuery)
+    old, new = args.from_, args.to
     lines = ops.diff(s, actor(), article, old, new)
     rows = revdiff.between(s, actor(), article, old, new)
-    return jsonify(
+    return respond(
+        m.Diff,
         {
             "slug": slug,
             "from": old,
@@ -303,18 +315,21 @@ def diff(slug: str):  # type: ignore[no-untyped-def]
             # the review desk's marks: escaped text, <del>/<ins> the only markup
             "html": str(revdiff.unified_html(rows)),
             "rows": [r.as_dict() for r in rows if r.op != "equal"],
-        }
+        },
     )
 
 
-@bp.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
-    from kb.openapi import spec
-
-    return jsonify(spec())
-
-
-@bp.post("/check")
+@operation(
+    "POST",
+    "/check",
+    summary="内容检查：请求体为文章 Markdown（含 front matter），或 JSON {source} / "
+    "{markdown, 各字段}；返回 {findings: [{rule, severity, line, column, message, fix}]}",
+    body=m.CheckBody,
+    body_types=BOTH,
+    query=m.CheckQuery,
+    response=m.CheckResult,
+    auth=True,
+)
 def check_markdown():  # type: ignore[no-untyped-def]
     """Run the content checker on Markdown (raw body, or JSON {"source"} / {"markdown", …})."""
     import yaml
@@ -323,31 +338,28 @@ def check_markdown():  # type: ignore[no-untyped-def]
     from kb.checker.report import Finding, Report
 
     user = require_user()
-    raw = request.get_data(cache=True)
-    slug = request.args.get("slug") or None
+    slug = query(m.CheckQuery).slug
     if (request.mimetype or "") == "application/json":
-        data = body_json()
-        if not isinstance(data, dict):
-            raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
-        slug = data.get("slug") if isinstance(data.get("slug"), str) else slug
-        if isinstance(data.get("source"), str):
-            text = data["source"]
-        elif isinstance(data.get("markdown"), str):
-            fields = {k: v for k, v in data.items() if k in frontmatter.FIELD_LABELS}
-            fields.pop("markdown", None)
-            head = yaml.safe_dump(fields, allow_unicode=True, sort_keys=False)
-            text = f"---\n{head}---\n\n{data['markdown']}" if fields else data["markdown"]
+        fields, data = body(m.CheckBody)
+        slug = fields.slug if fields.slug is not None else slug
+        if fields.source is not None:
+            text = fields.source
+        elif fields.markdown is not None:
+            meta = {k: v for k, v in data.items() if k in frontmatter.FIELD_LABELS}
+            meta.pop("markdown", None)
+            head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
+            text = f"---\n{head}---\n\n{fields.markdown}" if meta else fields.markdown
         else:
             raise Invalid("请提供 source（完整文章）或 markdown（正文）", fields={"source": "必填"})
     else:
         try:
-            text = raw.decode("utf-8-sig")
+            text = request.get_data(cache=True).decode("utf-8-sig")
         except UnicodeDecodeError:
             message = "内容不是有效的 UTF-8 编码，请另存为 UTF-8 后再检查。"
             finding = Finding("KB-STRUCT-011", "error", message, 1)
-            return jsonify({"findings": Report([finding]).as_dicts()})
+            return respond(m.CheckResult, {"findings": Report([finding]).as_dicts()})
     if slug is None:
         meta = frontmatter.split(text).meta or {}
         slug = meta.get("slug") if isinstance(meta.get("slug"), str) else None
     report = check(text, context_from_db(db.session(), slug, actor=user))
-    return jsonify({"findings": report.as_dicts()})
+    return respond(m.CheckResult, {"findings": report.as_dicts()})
