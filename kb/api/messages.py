@@ -93,7 +93,18 @@ def to_invalid(exc: ValidationError, model: type[BaseModel], *, where: str = "�
     """The API error for a request that does not fit ``model``: one message per field (the
     first problem found for it), and a summary naming how many fields are wrong."""
     fields: dict[str, str] = {}
+    # a model may gather unknown fields under one name (articles: front_matter, as in a file)
+    gather = getattr(model, "unknown_fields_under", None)
+    unknown = [
+        _field_name(tuple(e.get("loc") or ()))
+        for e in exc.errors(include_url=False)
+        if e.get("type") == "extra_forbidden"
+    ]
+    if gather and unknown:
+        fields[gather] = "无法识别的字段：" + "、".join(unknown)
     for error in exc.errors(include_url=False):
+        if gather and error.get("type") == "extra_forbidden":
+            continue
         name = _field_name(tuple(error.get("loc") or ()))
         if name in fields:
             continue

@@ -9,7 +9,7 @@ the published OpenAPI document (``kb.api.openapi``) cannot drift from the code.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
@@ -66,6 +66,8 @@ class ArticleFields(Request):
     """An article as JSON fields plus ``markdown`` (the body), or the whole Markdown file with
     front matter in ``source``. The same fields may instead be sent as ``text/markdown``."""
 
+    unknown_fields_under: ClassVar[str] = "front_matter"
+
     source: Text | None = Field(None, title="完整文章", description="含 front matter 的 Markdown")
     title: Text | None = Field(None, title=_label("title"), description="最长 200 字符")
     slug: Text | None = Field(None, title=_label("slug"), description="英文小写、数字、连字符")
@@ -114,7 +116,7 @@ class ArticleSummary(Response):
     review_by: str | None
     enterprise: str
     status: str
-    pending: bool | None
+    pending: str | None = Field(description="审核中的操作（如 draft、submitted），无则为 null")
     updated_at: str
     published_at: str | None
     url: str
@@ -124,6 +126,14 @@ class ArticleSummary(Response):
 
 
 class Article(ArticleSummary):
+    # the shown revision's own fields, as its front matter gave them
+    title: str | None  # type: ignore[assignment]
+    type: str | None  # type: ignore[assignment]
+    category: str | None  # type: ignore[assignment]
+    products: list[str] | None  # type: ignore[assignment]
+    os: list[str] | None  # type: ignore[assignment]
+    tags: list[str] | None  # type: ignore[assignment]
+    summary: str | None  # type: ignore[assignment]
     tickets_solved: int | None = Field(None, description="关联的已闭环工单数")
     markdown: str | None = None
     source: str | None = None
