@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, request
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from kb import accounts, db
 from kb.extensions import login_manager
@@ -53,7 +54,18 @@ def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(CHINA).strftime(fmt)
 
 
+class RowId(IntegerConverter):
+    """``<int:...>`` in every route: a database row id, so at most SQLite's 64-bit integer; a
+    longer number is no such page (404) rather than an overflow in the query (500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = RowId  # before the blueprints add their rules
+
     @login_manager.user_loader
     def _load(user_id: str) -> Any:
         return accounts.load_user(db.session(), user_id)

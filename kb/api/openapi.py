@@ -38,7 +38,7 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for converter, name in _PARAM.findall(rule):
         schema: dict[str, Any] = (
-            {"type": "integer", "minimum": 0, "maximum": 2**31}
+            {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
             if converter == "int"
             else {"type": "string", "pattern": "^[^/]+$", "minLength": 1, "maxLength": 200}
         )
