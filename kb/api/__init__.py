@@ -148,9 +148,8 @@ def require_json() -> None:
 
 
 def validate(model: type[M], data: Any) -> M:
-    """``data`` as ``model``, or the one error shape with a Chinese message per field."""
-    if not isinstance(data, dict):
-        raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
+    """``data`` as ``model``, or the one error shape with a Chinese message per field (a body
+    that is not an object at all is blamed on the field ``body``)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
