@@ -33,24 +33,42 @@ DEMO_USERS = (
 )
 
 
-def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Build the app (config errors exit 2), push its context, turn KbError into exit 1."""
+def make_app(**config: Any) -> Any:
+    """The app for a command; configuration problems and a database behind the code exit 2."""
+    from kb.schema_version import SchemaBehind
+
+    try:
+        return create_app(config or None)
+    except SchemaBehind as err:
+        click.echo(f"错误：{err}", err=True)
+        sys.exit(2)
+    except ConfigError as err:
+        click.echo(f"配置错误：{err}", err=True)
+        sys.exit(2)
+
+
+def with_app(func: Callable[..., Any] | None = None, **config: Any) -> Any:
+    """Build the app (config errors exit 2), push its context, turn KbError into exit 1.
+
+    ``@with_app(SCHEMA_CHECK=False)`` is for the commands that bring an old database up to
+    date (``kb init``, ``kb db``), which must start where the others refuse to."""
+    if func is None:
+        return functools.partial(with_app, **config)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        app = make_app(**config)
         try:
-            app = create_app()
-        except ConfigError as err:
-            click.echo(f"配置错误：{err}", err=True)
-            sys.exit(2)
-        with app.app_context():
-            try:
-                return func(*args, **kwargs)
-            except KbError as err:
-                click.echo(f"错误：{err.message}", err=True)
-                for name, message in err.fields.items():
-                    click.echo(f"  {name}: {message}", err=True)
-                sys.exit(1)
+            with app.app_context():
+                try:
+                    return func(*args, **kwargs)
+                except KbError as err:
+                    click.echo(f"错误：{err.message}", err=True)
+                    for name, message in err.fields.items():
+                        click.echo(f"  {name}: {message}", err=True)
+                    sys.exit(1)
+        finally:
+            app.extensions["kb_engine"].dispose()
 
     return wrapper
 
@@ -61,9 +79,15 @@ def cli() -> None:
 
 
 def _session():  # type: ignore[no-untyped-def]
+    """The command's session; an empty database gets the schema first (through migrations)."""
     from kb import db
+    from kb.schema_version import SchemaBehind
 
-    db.create_all()
+    try:
+        db.ensure_schema()
+    except SchemaBehind as err:
+        click.echo(f"错误：{err}", err=True)
+        sys.exit(2)
     return db.session()
 
 
@@ -71,22 +95,63 @@ def _session():  # type: ignore[no-untyped-def]
     "init", help="创建数据库；--demo 时创建示例单位、示例账号，并导入 articles/ 中的示例文章"
 )
 @click.option("--demo/--no-demo", default=False, help="创建示例数据（make run 使用）")
-@with_app
+@with_app(SCHEMA_CHECK=False)
 def init_cmd(demo: bool) -> None:
+    from flask import current_app
+    from sqlalchemy import func
+
+    from kb import accounts, db
+    from kb.accounts import SYSTEM
+    from kb.models import Article, Organisation, User
+
+    click.echo(f"数据目录：{current_app.config['DATA_DIR']}")
+    _upgrade()
+    s = db.session()
+    if s.scalar(select(Organisation).where(Organisation.kind == "bureau")) is None:
+        accounts.create_org(s, SYSTEM, "bureau", "广西壮族自治区数据局", "bureau")
+        s.commit()
+    if not demo:
+        click.echo("数据库已就绪。")
+        return
+    users = s.scalar(select(func.count()).select_from(User)) or 0
+    articles = s.scalar(select(func.count()).select_from(Article)) or 0
+    if users or articles:
+        # Restarts never change content: the samples go only into an empty database, so an
+        # approved edit is never replaced by the sample text again.
+        click.echo(
+            f"数据库中已有内容（{users} 个账号，{articles} 篇文章），"
+            "不再创建示例账号或导入示例文章，现有内容保持不变。"
+        )
+        accounts_file = Path(current_app.config["DATA_DIR"]) / "demo-accounts.txt"
+        if accounts_file.exists():
+            click.echo(f"示例账号的密码见 {accounts_file}")
+        from kb.index import writer
+
+        writer.ensure_index()
+        return
+    _demo_content(s)
+
+
+def _upgrade() -> None:
+    """Bring the database to the code's schema, saying what was done; refusal exits 2."""
+    from kb import db, schema_version
+
+    try:
+        for line in schema_version.upgrade(db.engine()):
+            click.echo(line)
+    except schema_version.SchemaBehind as err:
+        click.echo(f"错误：{err}", err=True)
+        sys.exit(2)
+
+
+def _demo_content(s: Any) -> None:
+    """Demo organisations, accounts and the sample articles, into an empty database."""
     from flask import current_app
 
     from kb import accounts, importer
     from kb.accounts import SYSTEM
     from kb.models import Organisation, User
 
-    s = _session()
-    if s.scalar(select(Organisation).where(Organisation.kind == "bureau")) is None:
-        accounts.create_org(s, SYSTEM, "bureau", "广西壮族自治区数据局", "bureau")
-        s.commit()
-    click.echo(f"数据目录：{current_app.config['DATA_DIR']}")
-    if not demo:
-        click.echo("数据库已就绪。")
-        return
     for code, name, kind in DEMO_ORGS:
         if s.scalar(select(Organisation).where(Organisation.code == code)) is None:
             accounts.create_org(s, SYSTEM, code, name, kind)
@@ -137,6 +202,7 @@ def _print_import(results: list[Any], quiet: bool = False) -> bool:
         "created": "新建",
         "revised": "新修订",
         "unchanged": "未变化",
+        "kept": "保留现有修订",
         "draft": "存为草稿",
         "failed": "失败",
     }
@@ -159,7 +225,11 @@ def _print_import(results: list[Any], quiet: bool = False) -> bool:
 @cli.command("import", help="导入 Markdown 文件或目录（front matter + 正文）")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--enterprise", "enterprise", default=None, help="所属入围企业代码")
-@click.option("--publish", is_flag=True, help="通过内容检查的文章直接发布")
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="通过内容检查的文章直接发布（不加时，已发布文章的新内容提交审核，不影响线上版本）",
+)
 @click.option("--force", is_flag=True, help="与 --publish 合用：有错误的文章也发布（记入审计日志）")
 @with_app
 def import_cmd(paths: tuple[str, ...], enterprise: str | None, publish: bool, force: bool) -> None:
@@ -177,6 +247,105 @@ def import_cmd(paths: tuple[str, ...], enterprise: str | None, publish: bool, fo
 
     writer.drain()
     sys.exit(0 if ok else 1)
+
+
+@cli.group("db", help="数据库结构：升级与查看版本")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="把数据库结构升级到本程序的版本（升级 kb 后运行；可重复运行）")
+@with_app(SCHEMA_CHECK=False)
+def db_upgrade() -> None:
+    _upgrade()
+
+
+@db_group.command("current", help="显示数据库结构版本；与程序一致时退出码 0，否则 1")
+@with_app(SCHEMA_CHECK=False)
+def db_current() -> None:
+    from kb import db, schema_version
+
+    found = schema_version.state(db.engine())
+    click.echo(f"数据库结构版本：{found.current or '无'}；程序需要：{found.head}")
+    click.echo(found.message)
+    sys.exit(0 if found.kind == "current" else 1)
+
+
+@cli.command("backup", help="把数据库和数据目录中的密钥备份到新目录 PATH（服务运行中也可备份）")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@with_app(SCHEMA_CHECK=False)
+def backup_cmd(path: Path) -> None:
+    from flask import current_app
+
+    from kb import backup, db
+
+    result = backup.backup(db.engine(), Path(current_app.config["DATA_DIR"]), path)
+    manifest = result.manifest
+    counts = manifest["counts"]
+    click.echo(f"已备份到 {result.path}")
+    click.echo(
+        f"数据库：{manifest['database']}，结构版本 {manifest['schema_revision']}，"
+        f"文章 {counts.get('article', 0)} 篇，修订 {counts.get('revision', 0)} 个，"
+        f"用户 {counts.get('user', 0)} 个"
+    )
+    click.echo("文件：" + "、".join(manifest["files"] + [backup.MANIFEST]))
+
+
+@cli.command("restore", help="从 kb backup 的备份目录恢复到空的数据目录（并重建搜索索引）")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def restore_cmd(path: Path) -> None:
+    from kb import backup, db, schema_version
+
+    # Look at the target without creating a secret key in it (the backup brings its own).
+    probe = make_app(SCHEMA_CHECK=False, SECRET_KEY="restore-probe")
+    data_dir = Path(probe.config["DATA_DIR"])
+    engine = probe.extensions["kb_engine"]
+    try:
+        manifest = backup.read_manifest(path)
+        present = backup.data_dir_in_use(data_dir)
+        if present:
+            raise backup.BackupError(
+                f"数据目录 {data_dir} 不是空的（已有 {'、'.join(present[:5])}），"
+                "恢复只能在空的数据目录中进行：请设置 KB_DATA_DIR 指向一个新目录。"
+            )
+        if engine.dialect.name != "sqlite" and not backup.database_is_empty(engine):
+            raise backup.BackupError(
+                f"目标数据库 {backup.database_url_for_display(engine)} 不是空的，"
+                "恢复只能在空数据库中进行。"
+            )
+        backup.restore_files(path, data_dir)
+        backup.restore_database(engine, path, manifest)
+    except KbError as err:
+        click.echo(f"错误：{err.message}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+
+    app = make_app(SCHEMA_CHECK=False)
+    try:
+        with app.app_context():
+            _upgrade()
+            from kb.index import writer
+
+            info = writer.rebuild()
+            counts = backup.counts_of(db.engine())
+            wrong = {
+                name: (count, counts.get(name))
+                for name, count in manifest["counts"].items()
+                if counts.get(name) != count
+            }
+            if wrong:
+                click.echo(f"错误：恢复后的行数与备份清单不符：{wrong}", err=True)
+                sys.exit(1)
+            state = schema_version.state(db.engine())
+    finally:
+        app.extensions["kb_engine"].dispose()
+    click.echo(f"已从 {path} 恢复到 {data_dir}（备份时间 {manifest['created_at']}）")
+    click.echo(
+        f"文章 {counts.get('article', 0)} 篇，修订 {counts.get('revision', 0)} 个，"
+        f"用户 {counts.get('user', 0)} 个；结构版本 {state.current}；"
+        f"搜索索引已重建（{info['documents']} 篇）"
+    )
 
 
 @cli.group("token", help="API 令牌")
@@ -261,16 +430,11 @@ def org_create(code: str, name: str, kind: str) -> None:
 def serve(host: str | None, port: int | None, threads: int) -> None:
     from waitress import serve as waitress_serve
 
-    try:
-        app = create_app()
-    except ConfigError as err:
-        click.echo(f"配置错误：{err}", err=True)
-        sys.exit(2)
+    app = make_app()
     with app.app_context():
-        from kb import db
         from kb.index import writer
 
-        db.create_all()
+        _session()
         writer.ensure_index()
     _start_outbox_drainer(app)
     host = host or app.config["HOST"]
@@ -294,11 +458,7 @@ def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
 
     from kb.checker import batch
 
-    try:
-        app = create_app()
-    except ConfigError as err:
-        click.echo(f"配置错误：{err}", err=True)
-        sys.exit(2)
+    app = make_app()
     files = batch.markdown_files(paths)
     if not files:
         raise click.UsageError("给出的目录中没有 .md 文件")

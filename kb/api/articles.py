@@ -69,15 +69,16 @@ def article_json(
     return data
 
 
-def _draft_from_request() -> frontmatter.ArticleDraft:
-    """A draft from either a Markdown body with front matter, or JSON fields plus "markdown"."""
+def _draft_from_request() -> tuple[frontmatter.ArticleDraft, int | None]:
+    """A draft from either a Markdown body with front matter, or JSON fields plus "markdown";
+    and the JSON body's ``base_revision``, if it gave one."""
     if (request.mimetype or "") == "application/json":
         fields, data = body(m.ArticleFields)
         if fields.source is not None:
-            return frontmatter.parse(fields.source)
+            return frontmatter.parse(fields.source), fields.base_revision
         # the rules of the trade (known types, dates, slugs) are checked on the fields as sent
-        meta = {k: v for k, v in data.items() if k != "markdown"}
-        return frontmatter.validate_meta(meta, fields.markdown or "")
+        meta = {k: v for k, v in data.items() if k not in ("markdown", "base_revision")}
+        return frontmatter.validate_meta(meta, fields.markdown or ""), fields.base_revision
     raw = request.get_data(cache=True)
     try:
         text = raw.decode("utf-8")
@@ -85,7 +86,7 @@ def _draft_from_request() -> frontmatter.ArticleDraft:
         raise Invalid(
             "正文不是有效的 UTF-8 编码", fields={"markdown": "编码错误"}, status=400
         ) from None
-    return frontmatter.parse(text.replace("\r\n", "\n"))
+    return frontmatter.parse(text.replace("\r\n", "\n")), None
 
 
 def _shown(article: Article) -> Revision | None:
@@ -154,7 +155,7 @@ def create_article():  # type: ignore[no-untyped-def]
     user = require_user()
     args = query(m.CreateQuery)
     s = db.session()
-    draft = _draft_from_request()
+    draft, _base = _draft_from_request()  # a new article has nothing to conflict with
     article = ops.create(
         s,
         user,
@@ -169,7 +170,8 @@ def create_article():  # type: ignore[no-untyped-def]
 @operation(
     "PUT",
     "/articles/<slug>",
-    summary="保存新的工作修订",
+    summary="保存新的工作修订；base_revision 为编辑所基于的修订号，之后已有更新的修订时"
+    "答复 409 edit_conflict（含 current_revision）",
     body=m.ArticleFields,
     body_types=BOTH,
     query=m.SaveQuery,
@@ -182,7 +184,9 @@ def update_article(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
     article = ops.get(s, user, slug)
     policy.require(user, Action.EDIT, article)
-    draft = _draft_from_request()
+    draft, body_base = _draft_from_request()
+    # the revision the client edited (query string first); absent (older clients): no check
+    base = args.base_revision if args.base_revision is not None else body_base
     resolves = args.resolves or None
     if resolves is not None:
         from kb import feedback
@@ -196,6 +200,7 @@ def update_article(slug: str):  # type: ignore[no-untyped-def]
         message=args.message or "",
         max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
         resolves_request_id=resolves,
+        base_revision=base,
     )
     ops.commit(s)
     return respond(m.Article, article_json(article, revision, full=True))

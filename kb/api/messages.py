@@ -27,6 +27,7 @@ MESSAGES: dict[str, str] = {
     "int_parsing": "应为整数",
     "int_parsing_size": "数字过大",
     "int_from_float": "应为整数，不能带小数",
+    "positive_int": "应为正整数",
     "float_type": "应为数字",
     "float_parsing": "应为数字",
     "finite_number": "应为有限的数字",

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
+from pydantic_core import PydanticCustomError
 
 from kb import feedback, tickets
 from kb.frontmatter import FIELD_LABELS
@@ -19,6 +20,20 @@ from kb.frontmatter import FIELD_LABELS
 Text = StrictStr
 TextList = Annotated[
     list[StrictStr] | StrictStr, Field(description="文字列表，或以逗号、顿号分隔的一段文字")
+]
+
+
+def _revision_number(value: Any) -> Any:
+    """A revision number from a query string or JSON: digits only, never a boolean."""
+    if isinstance(value, bool) or not str(value).isdigit() or not 0 < int(value) < 2**31:
+        raise PydanticCustomError("positive_int", "positive integer")
+    return int(value)
+
+
+RevisionNumber = Annotated[
+    int,
+    BeforeValidator(_revision_number),
+    Field(ge=1, lt=2**31, description="编辑所基于的修订号；之后已有更新的修订时答复 409"),
 ]
 
 
@@ -47,6 +62,8 @@ class ErrorBody(Response):
     code: str = Field(description="机器可读的错误代码，如 invalid、not_found、unauthorized")
     message: str = Field(description="给人看的中文说明")
     fields: dict[str, str] = Field(description="出错的字段 → 中文说明；与字段无关时为空对象")
+    current_revision: int | None = Field(None, description="edit_conflict：当前最新的修订号")
+    base_revision: int | None = Field(None, description="edit_conflict：请求所基于的修订号")
 
 
 class Error(Response):
@@ -84,6 +101,7 @@ class ArticleFields(Request):
     review_by: Text | None = Field(None, title=_label("review_by"), description="YYYY-MM-DD")
     enterprise: Text | None = Field(None, title=_label("enterprise"))
     markdown: Text | None = Field(None, title=_label("markdown"))
+    base_revision: RevisionNumber | None = None
 
 
 class Reason(Request):
@@ -163,6 +181,7 @@ class ArticleQuery(Query):
 class SaveQuery(Query):
     message: str | None = Field(None, max_length=500, description="修订说明")
     resolves: int | None = Field(None, ge=0, le=2**31, description="本修订处理的修订请求编号")
+    base_revision: RevisionNumber | None = None
 
 
 class CreateQuery(Query):

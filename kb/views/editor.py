@@ -19,6 +19,7 @@ from flask_login import login_required
 
 from kb import articles as ops
 from kb import comments, db, render
+from kb import diff as revdiff
 from kb.checker import check, context_from_db, located
 from kb.errors import Invalid, KbError
 from kb.frontmatter import ArticleDraft, validate_meta
@@ -108,6 +109,33 @@ def _form_again(article: Any, err: KbError):  # type: ignore[no-untyped-def]
     )
 
 
+def _conflict(article: Any, draft: ArticleDraft, err: ops.EditConflict):  # type: ignore[no-untyped-def]
+    """Someone saved a newer revision meanwhile: keep the author's text in the form and show
+    how it differs from the current revision; saving again (now based on the current one)
+    is the author's informed choice."""
+    current = article.review_revision
+    draft.slug = article.slug
+    draft.enterprise = article.owner.code
+    values = _form_values(form_meta(), request.form.get("markdown", ""))
+    return (
+        render_template(
+            "editor/edit.html",
+            article=article,
+            revision=current,
+            values=values,
+            errors={},
+            message=err.message,
+            comments=comments.for_article(db.session(), actor(), article),
+            conflict={
+                "current": current,
+                "base": err.extra["base_revision"],
+                "rows": revdiff.folded(revdiff.compare(current.source, draft.source())),
+            },
+        ),
+        err.status,
+    )
+
+
 @bp.route("/<slug>/edit", methods=["GET", "POST"])
 def edit(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -140,8 +168,12 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
             message=request.form.get("message", ""),
             max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
             resolves_request_id=resolves,
+            base_revision=request.form.get("base_revision", type=int),
         )
         ops.commit(s)
+    except ops.EditConflict as err:
+        s.rollback()
+        return _conflict(article, draft, err)
     except KbError as err:
         s.rollback()
         return _form_again(article, err)
