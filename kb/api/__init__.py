@@ -8,7 +8,7 @@ the OpenAPI document (kb/api/openapi.py), so the three cannot disagree.
 Authentication is the session cookie or ``Authorization: Bearer <token>``, decided once per
 request in ``_authenticate``. A session-authenticated write must carry the CSRF token (header
 ``X-CSRFToken``); a token-authenticated one need not, since a browser never sends the header by
-itself. Handlers live in kb/api/articles.py, search.py and loops.py, grouped by subject.
+itself. Handlers live in kb/api/articles.py, search.py, loops.py and bureau.py, grouped by subject.
 """
 
 from __future__ import annotations
@@ -185,5 +185,5 @@ def error_model() -> type[BaseModel]:
 
 
 # the handlers register themselves on import
-from kb.api import articles, loops, search  # noqa: E402, F401
+from kb.api import articles, bureau, loops, search  # noqa: E402, F401
 from kb.api import openapi as _openapi  # noqa: E402, F401

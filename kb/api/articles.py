@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app, request, url_for
 
 from kb import articles as ops
-from kb import comments, db, frontmatter, render
+from kb import comments, db, freshness, frontmatter, reads, render
 from kb import diff as revdiff
 from kb.api import MARKDOWN, body, operation, query, raw_json, require_user, respond, validate
 from kb.api import models as m
@@ -130,14 +130,43 @@ def list_articles():  # type: ignore[no-untyped-def]
 @operation(
     "GET",
     "/articles/<slug>",
-    summary="文章元数据、Markdown、HTML 与修订号",
+    summary="文章元数据、Markdown、HTML 与修订号；stale（已过复核日期）、replaced_by、replaces",
     query=m.ArticleQuery,
     response=m.Article,
 )
 def get_article(slug: str):  # type: ignore[no-untyped-def]
     query(m.ArticleQuery)
-    article = ops.get(db.session(), actor(), slug)
-    return respond(m.Article, article_json(article, _shown(article), full=True))
+    s = db.session()
+    article = ops.get(s, actor(), slug)
+    revision = _shown(article)
+    data = article_json(article, revision, full=True)
+    # issue 11: freshness and replacement, read counted like the page
+    data["stale"] = freshness.is_stale(article)
+    data["replaced_by"] = article.replaced_by
+    data["replaces"] = [a.slug for a in freshness.replaces(s, article)]
+    if revision is article.published_revision and article.status == "published":
+        reads.count_after_response(article.id, actor())
+    return respond(m.Article, data)
+
+
+@operation(
+    "POST",
+    "/articles/<slug>/confirm",
+    summary="复核无误（所属企业编辑或审核员）：复审日期顺延，返回 {slug, review_by, stale}",
+    response=m.Confirmed,
+    auth=True,
+)
+def confirm_article(slug: str):  # type: ignore[no-untyped-def]
+    """复核无误 (issue 11): the owning editor or a curator confirms; the review date moves."""
+    user = require_user()
+    s = db.session()
+    article = ops.get(s, user, slug)
+    freshness.confirm(s, user, article)
+    ops.commit(s)
+    return respond(
+        m.Confirmed,
+        {"slug": article.slug, "review_by": article.review_by.isoformat(), "stale": False},
+    )
 
 
 @operation(
@@ -206,10 +235,14 @@ def update_article(slug: str):  # type: ignore[no-untyped-def]
     return respond(m.Article, article_json(article, revision, full=True))
 
 
-def _reason() -> str:
+def _reason(model: type[m.Reason] = m.Reason) -> m.Reason:
+    """The optional body of a review step (empty: no note)."""
     if not request.get_data(cache=True):
-        return ""
-    reason = validate(m.Reason, raw_json())
+        return model()
+    return validate(model, raw_json())
+
+
+def _note(reason: m.Reason) -> str:
     return reason.reason if reason.reason is not None else (reason.note or "")
 
 
@@ -222,30 +255,36 @@ def _transition(slug: str, name: str):  # type: ignore[no-untyped-def]
     elif name == "withdraw":
         ops.withdraw(s, user, article)
     elif name == "publish":
-        ops.publish(s, user, article, _reason())
+        ops.publish(s, user, article, _note(_reason()))
     elif name == "return":
-        ops.return_(s, user, article, _reason())
+        ops.return_(s, user, article, _note(_reason()))
     elif name == "archive":
-        ops.archive(s, user, article, _reason())
+        archive = _reason(m.Archive)
+        assert isinstance(archive, m.Archive)
+        ops.archive(s, user, article, _note(archive), archive.replaced_by)
     elif name == "restore":
         ops.restore(s, user, article)
     ops.commit(s)
     return respond(m.ArticleSummary, article_json(article, article.review_revision))
 
 
-for _name, _summary in (
-    ("submit", "提交审核"),
-    ("withdraw", "撤回提交"),
-    ("publish", "发布（审核员），可附 reason"),
-    ("return", "退回（审核员，需 reason）"),
-    ("archive", "归档（审核员），可附 reason"),
-    ("restore", "恢复发布（审核员）"),
+for _name, _summary, _body in (
+    ("submit", "提交审核", m.Reason),
+    ("withdraw", "撤回提交", m.Reason),
+    ("publish", "发布（审核员），可附 reason", m.Reason),
+    ("return", "退回（审核员，需 reason）", m.Reason),
+    (
+        "archive",
+        "归档（审核员）：{reason, replaced_by（替代文章标识，旧地址 301 跳转）}",
+        m.Archive,
+    ),
+    ("restore", "恢复发布（审核员）", m.Reason),
 ):
     operation(
         "POST",
         f"/articles/<slug>/{_name}",
         summary=_summary,
-        body=m.Reason,
+        body=_body,
         body_required=False,
         response=m.ArticleSummary,
         auth=True,

@@ -111,6 +111,12 @@ class Reason(Request):
     note: Text | None = Field(None, title="审核意见")
 
 
+class Archive(Reason):
+    """Body of 归档: the note, and the article that replaces this one (its address forwards)."""
+
+    replaced_by: Text | None = Field(None, title="替代文章", description="另一篇已发布文章的 slug")
+
+
 class CheckBody(ArticleFields):
     """Content check: ``source`` (whole article) or ``markdown`` plus fields."""
 
@@ -157,6 +163,15 @@ class Article(ArticleSummary):
     source: str | None = None
     html: str | None = None
     review_note: str | None = Field(None, description="审核意见（仅作者与审核员可见）")
+    stale: bool | None = Field(None, description="已过复审日期（内容可能已过时）")
+    replaced_by: str | None = Field(None, description="归档时指定的替代文章")
+    replaces: list[str] | None = Field(None, description="由本文替代的已归档文章")
+
+
+class Confirmed(Response):
+    slug: str
+    review_by: str
+    stale: bool
 
 
 class ArticleList(Response):
@@ -530,3 +545,97 @@ class Stats(Response):
     overdue_after_working_days: int
     overall: Figures | None
     enterprises: list[EnterpriseFigures]
+
+
+# ---- the bureau's desk (issue 11) -------------------------------------------------------------
+
+
+class ReviewDueQuery(Query):
+    sort: Literal["date", "enterprise"] | None = Field(
+        None, description="date（默认）或 enterprise"
+    )
+
+
+class DueItem(Response):
+    slug: str
+    title: str
+    type: str
+    enterprise: str
+    enterprise_name: str
+    review_by: str
+    days_left: int = Field(description="距复审日期的天数，已过期为负数")
+    overdue: bool
+    reviewed_at: str | None
+
+
+class ReviewDue(Response):
+    today: str
+    within_days: int
+    total: int
+    results: list[DueItem]
+
+
+class EvaluationQuery(Query):
+    enterprise: str | None = Field(None, description="企业代码；不带时为全区")
+    year: str | None = Field(None, description="年份 YYYY，默认今年")
+
+
+class EvaluationCheck(Response):
+    name: str
+    label: str
+    value: float | None
+    shown: str
+    threshold: float
+    threshold_shown: str
+    passed: bool
+
+
+class Evidence(Response):
+    """The figures behind a verdict (more keys per item), the checks, and for the province the
+    number of enterprises per verdict."""
+
+    checks: list[EvaluationCheck]
+    enterprises: dict[str, int] | None = None
+
+
+class EvaluationItem(Response):
+    item: int = Field(description="评价项：13 或 14")
+    verdict: str = Field(description="是、否或不涉及")
+    evidence: Evidence
+    advice: str | None
+
+
+class Evaluation(Response):
+    enterprise: str | None
+    year: int
+    items: list[EvaluationItem]
+
+
+class MonthlyQuery(Query):
+    month: str | None = Field(None, description="YYYY-MM，默认本月")
+    enterprise: str | None = Field(None, description="企业代码；不带时为全区")
+
+
+Figure = float | int | None
+# a section's figures: counts and ratios, and the top lists as [query, count] pairs
+SectionFigures = dict[str, Figure | list[tuple[str, int]]]
+
+
+class MonthlyRow(Response):
+    section: str
+    key: str
+    label: str
+    kind: str
+    current: Figure
+    previous: Figure
+    change: Figure
+
+
+class Monthly(Response):
+    month: str
+    previous_month: str
+    enterprise: str | None
+    enterprise_name: str
+    current: dict[str, SectionFigures]
+    previous: dict[str, SectionFigures]
+    rows: list[MonthlyRow]

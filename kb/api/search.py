@@ -12,7 +12,7 @@ from kb.api import models as m
 from kb.api import operation, query, respond
 from kb.index import searcher
 from kb.permissions import policy
-from kb.views.search import run_search
+from kb.views.search import run_search, weak_of
 from kb.views.util import actor
 
 
@@ -44,7 +44,7 @@ def api_search():  # type: ignore[no-untyped-def]
     query(m.SearchQuery)  # types and ranges; the searcher reads the same parameters
     result, _filters, _sort = run_search(10)
     if result.query and result.page == 1:
-        searchlog.record(db.session(), actor(), result.query, result.total)
+        searchlog.record(db.session(), actor(), result.query, result.total, weak=weak_of(result))
     return respond(
         m.SearchResult,
         {

@@ -18,3 +18,7 @@ def register_blueprints(app: Flask) -> None:
     from kb.views import feedback  # feedback loop and ticket closure (issue 5)
 
     app.register_blueprint(feedback.bp)
+    from kb.views import freshness, reports  # the bureau's desk (issue 11)
+
+    app.register_blueprint(freshness.bp)
+    app.register_blueprint(reports.bp)
