@@ -21,9 +21,9 @@ from schemathesis.checks import (
 )
 from sqlalchemy import select
 
-from kb import db
+from kb import db, demo
 from kb.accounts import SYSTEM, create_token
-from kb.models import User
+from kb.models import Article, RevisionRequest, User
 from tests.conftest import create_article, world_app
 
 EXAMPLES = 10  # per operation, generation mode and caller: ~15 s of CPU
@@ -34,16 +34,37 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 
 @pytest.fixture(scope="module")
 def api_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One app with a published article and a curator's API token (made as `kb token create`
-    makes it)."""
+    """One app with something behind each path: published articles, the demo's tickets, votes
+    and an open revision request (as `kb init --demo` makes them), and a curator's API token
+    (as `kb token create` makes it)."""
     with world_app(tmp_path_factory.mktemp("schema") / "data") as app:
-        slug = create_article(app, "published", slug="printer-offline")
+        for slug in ("kylin-hp-m1136-offline", "uos-pantum-m6202-driver", "wps-export-pdf"):
+            create_article(app, "published", slug=slug)
+        create_article(app, "submitted", slug="draft-under-review")
         with app.app_context():
             s = db.session()
+            demo.populate_loops(s)
             curator = s.scalar(select(User).where(User.username == "curator"))
             token = create_token(s, SYSTEM, curator, "schemathesis")
             s.commit()
-        yield {"app": app, "token": token, "slug": slug}
+            slugs = sorted(s.scalars(select(Article.slug)))
+            requests = sorted(s.scalars(select(RevisionRequest.id)))
+        assert requests, "the demo's open revision request is missing"
+        yield {"app": app, "token": token, "slug": slugs, "request_id": requests}
+
+
+def real_ids(strategy: Any, world: dict[str, Any], names: list[str]) -> Any:
+    """The same requests, but about half of them aimed at things that exist (a random slug or
+    id only ever meets 404): the success answers get checked too."""
+    if not names:
+        return strategy
+
+    def aim(case: Any, picks: dict[str, Any]) -> Any:
+        case.path_parameters = {**(case.path_parameters or {}), **picks}
+        return case
+
+    picks = st.fixed_dictionaries({name: st.sampled_from(world[name]) for name in names})
+    return st.one_of(strategy, st.tuples(strategy, picks).map(lambda pair: aim(*pair)))
 
 
 def test_every_operation_answers_in_its_documented_shape(api_world: dict[str, Any]):
@@ -63,8 +84,12 @@ def test_every_operation_answers_in_its_documented_shape(api_world: dict[str, An
     tried: dict[str, int] = {}
 
     for operation in operations:
+        # reads only: writes aimed at real articles damaged the Whoosh index in this run
+        # ("Unknown file header" on a segment; reported, left to the index work of issue 9)
+        names = [p.name for p in operation.path_parameters] if operation.method == "get" else []
+        cases = st.one_of(*(operation.as_strategy(generation_mode=m) for m in MODES))
 
-        @given(case=st.one_of(*(operation.as_strategy(generation_mode=m) for m in MODES)))
+        @given(case=real_ids(cases, api_world, names))
         @settings(
             max_examples=EXAMPLES,
             deadline=None,
