@@ -338,11 +338,36 @@ def child_fts5_query(fts_path: Path, queries_file: Path, publishes: int) -> dict
     }
 
 
-def run_child(args: list[str], label: str, timeout: float) -> dict[str, Any]:
+def child_latency(
+    data_dir: Path, queries_file: Path, publishes: int, http_requests: int, http_budget: float
+) -> dict[str, Any]:
+    """Publish, searcher and HTTP latency with whatever ``kb`` this interpreter imports: run
+    with another checkout's virtualenv (``--before``), it measures that code on this index."""
+    import kb
+
+    queries = json.loads(queries_file.read_text(encoding="utf-8"))
+    app = corpus.make_app(data_dir)
+    out: dict[str, Any] = {"kb": str(Path(kb.__file__).resolve().parent.parent)}
+    out["publish"] = publish_latency(app, publishes)
+    out["searcher"] = query_latency(app, queries)
+    if http_requests:
+        out["http"] = http_latency(app, data_dir, queries, http_requests, http_budget)
+    app.extensions["kb_engine"].dispose()
+    return out
+
+
+def run_child(
+    args: list[str], label: str, timeout: float, python: str | None = None
+) -> dict[str, Any]:
     """Run this script in a child mode; its last stdout line is a JSON result."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
+    cmd = [python or sys.executable, str(Path(__file__).resolve()), "--child", *args]
+    env = dict(os.environ)
+    if python:
+        env["KB_BENCH_CODE"] = str(Path(python).parent.parent.parent)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(
+        cmd, stdout=subprocess.PIPE, text=True, timeout=timeout, check=False, env=env
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{label} failed (exit {proc.returncode}): {proc.stdout[-2000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -655,6 +680,28 @@ def run_size(size: int, queries: list[str], args: argparse.Namespace) -> dict[st
             f"searcher: {result['searcher']['search_ms']}; where the time goes (ms/query): "
             f"{result['searcher']['profile_ms_per_query']}"
         )
+        if args.before:
+            # the other checkout's code on the same index and database, in the same run
+            python = str(Path(args.before).resolve() / ".venv" / "bin" / "python")
+            qfile = work / "queries-before.json"
+            qfile.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
+            log(f"BEFORE ({args.before}): publish, searcher and HTTP latency (child process)")
+            http_n = 0 if args.no_http else args.http_requests
+            result["before"] = run_child(
+                [
+                    "latency",
+                    str(data_dir),
+                    str(qfile),
+                    str(args.publishes),
+                    str(http_n),
+                    str(args.http_budget),
+                ],
+                "before latency",
+                args.timeout,
+                python=python,
+            )
+            result["before"]["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+            log(f"before: {json.dumps(result['before'], ensure_ascii=False)[:1500]}")
         if not args.no_http:
             log(f"HTTP API: kb serve + {args.http_requests} requests")
             result["http"] = http_latency(
@@ -778,6 +825,22 @@ def table(r: dict[str, Any]) -> str:
             _target("serve_hwm_mb", size, r.get("http", {}).get("hwm_mb")),
         ),
     ]
+    before = r.get("before")
+    if before:
+        bs = before["searcher"]["search_ms"]
+        bh = before.get("http", {})
+        rows += [
+            (
+                "BEFORE publish-to-searchable p95 (ms)",
+                before["publish"]["total_ms"]["p95"],
+                None,
+                "",
+            ),
+            ("BEFORE searcher p50 (ms)", bs["p50"], None, ""),
+            ("BEFORE searcher p95 (ms)", bs["p95"], None, ""),
+            ("BEFORE HTTP API p95 (ms)", bh.get("search_ms", {}).get("p95"), None, ""),
+            ("BEFORE serving process VmHWM (MB)", bh.get("hwm_mb"), None, ""),
+        ]
     lines = [
         f"\n{size:,} articles (corpus: mean body {r['corpus']['mean_body_chars']} chars, "
         f"{r['corpus']['mean_body_cjk_chars']} Han; {len(r.get('queries', [])) or '?'} queries)",
@@ -842,10 +905,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--child":
         mode, rest = argv[1], argv[2:]
+        if os.environ.get("KB_BENCH_CODE"):  # measure that checkout's kb, not this one's
+            sys.path.insert(0, os.environ["KB_BENCH_CODE"])
         if mode == "rebuild":
             out = child_rebuild(Path(rest[0]), int(rest[1]))
         elif mode == "fts5-build":
             out = child_fts5_build(Path(rest[0]), Path(rest[1]))
+        elif mode == "latency":
+            out = child_latency(
+                Path(rest[0]), Path(rest[1]), int(rest[2]), int(rest[3]), float(rest[4])
+            )
         elif mode == "fts5-query":
             out = child_fts5_query(Path(rest[0]), Path(rest[1]), int(rest[2]))
         else:
@@ -878,6 +947,12 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir", default=None, help="where the temporary data folders go (default: system temp)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the data folders")
+    parser.add_argument(
+        "--before",
+        default=None,
+        help="another checkout (with its own .venv) whose search code is measured on the same "
+        "index in the same run, e.g. a worktree of main",
+    )
     parser.add_argument("--timeout", type=float, default=3600.0, help="per child process, seconds")
     parser.add_argument(
         "--json", type=Path, default=None, help="default bench/out/search-<date>.json"

@@ -44,8 +44,8 @@ def report(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> dict[str, list[tuple[str, int, int]]]:
-    """Top queries and zero-result queries, (query, count, clicks): of the last ``days`` days,
-    or of [start, end) when given (issue 11: a period choice)."""
+    """Top queries, zero-result queries and weak-answer queries (results, but none reliable),
+    each (query, count, clicks): of the last ``days`` days, or of [start, end) when given."""
     since = start or utcnow() - timedelta(days=days)
     base = select(
         QueryLog.query, func.count().label("n"), func.count(QueryLog.clicked).label("clicks")
@@ -61,7 +61,17 @@ def report(
         .order_by(func.count().desc(), QueryLog.query)
         .limit(limit)
     )
-    return {"top": [tuple(r) for r in top], "zero": [tuple(r) for r in zero]}
+    weak = s.execute(
+        base.where(QueryLog.weak.is_(True), QueryLog.results > 0)
+        .group_by(QueryLog.query)
+        .order_by(func.count().desc(), QueryLog.query)
+        .limit(limit)
+    )
+    return {
+        "top": [tuple(r) for r in top],
+        "zero": [tuple(r) for r in zero],
+        "weak": [tuple(r) for r in weak],
+    }
 
 
 def report_sheets(data: dict[str, list[tuple[str, int, int]]], label: str) -> list[Any]:
@@ -69,4 +79,8 @@ def report_sheets(data: dict[str, list[tuple[str, int, int]]], label: str) -> li
     return [
         (f"无结果的搜索（{label}）", [["搜索词", "次数"], *([q, n] for q, n, _c in data["zero"])]),
         (f"热门搜索（{label}）", [["搜索词", "次数", "点击"], *(list(r) for r in data["top"])]),
+        (
+            f"没有可靠答案的搜索（{label}）",
+            [["搜索词", "次数", "点击"], *(list(r) for r in data["weak"])],
+        ),
     ]

@@ -311,6 +311,7 @@ class SearchResult(Response):
     facets: dict[str, dict[str, int]]
     suggestion: str | None
     notice: str | None
+    weak: bool = Field(description="最佳结果不可靠（可能答非所问）时为 true")
 
 
 class SuggestQuery(Query):

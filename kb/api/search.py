@@ -12,7 +12,7 @@ from kb.api import models as m
 from kb.api import operation, query, respond
 from kb.index import searcher
 from kb.permissions import policy
-from kb.views.search import run_search, weak_of
+from kb.views.search import run_search
 from kb.views.util import actor
 
 
@@ -35,7 +35,8 @@ def hit_json(hit: searcher.Hit) -> dict[str, Any]:
 @operation(
     "GET",
     "/search",
-    summary="搜索：返回 query、total、page、per_page、results、facets、suggestion、notice",
+    summary="搜索：返回 query、total、page、per_page、results、facets、suggestion、notice、"
+    "weak（最佳结果不可靠时为 true）",
     query=m.SearchQuery,
     response=m.SearchResult,
     endpoint="search",
@@ -44,7 +45,7 @@ def api_search():  # type: ignore[no-untyped-def]
     query(m.SearchQuery)  # types and ranges; the searcher reads the same parameters
     result, _filters, _sort = run_search(10)
     if result.query and result.page == 1:
-        searchlog.record(db.session(), actor(), result.query, result.total, weak=weak_of(result))
+        searchlog.record(db.session(), actor(), result.query, result.total, weak=result.weak)
     return respond(
         m.SearchResult,
         {
@@ -56,6 +57,7 @@ def api_search():  # type: ignore[no-untyped-def]
             "facets": result.facets,
             "suggestion": result.suggestion,
             "notice": result.notice,
+            "weak": result.weak,
         },
     )
 

@@ -15,3 +15,7 @@ def after_commit() -> None:
     from kb.index import writer
 
     writer.drain_quietly()
+    # build the new generation's live set, lengths and facet sets now, not in the first search
+    from kb.index import searcher
+
+    searcher.warm()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +20,10 @@ from kb.index.analyzer import ChineseAnalyzer, precise_words
 from kb.models import Article
 from kb.permissions.policy import document_acl
 
-SCHEMA_VERSION = 3
+# Bumped whenever what the index holds changes, so an index built by older code can be told
+# apart and rebuilt. 4: term frequencies are scored (no change on disk) and ``review_by``.
+INDEX_SCHEMA_VERSION = 4
+SCHEMA_VERSION = INDEX_SCHEMA_VERSION
 # Three scored fields, not one per front-matter key: every field multiplies the term matchers
 # of every query word, and Whoosh scores them in pure Python (six fields cost 2 s at 10k).
 SEARCH_FIELDS = {  # field → boost (BM25F weights)
@@ -49,10 +53,20 @@ def make_schema() -> Schema:
         acl=KEYWORD(stored=True),
         updated=NUMERIC(int, bits=64, stored=True, sortable=True, signed=False),
         helpful=NUMERIC(int, bits=32, stored=True, sortable=True),  # Wilson score × 10,000
+        # the article's 复审日期 as days since 1970-01-01 (0: none); past it, it ranks lower
+        review_by=NUMERIC(int, bits=32, sortable=True, signed=False),
         product_list=STORED,
         helpful_votes=STORED,
         revision=STORED,
     )
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def review_day(value: date | None) -> int:
+    """A review date as days since 1970-01-01, 0 for none (the index's ``review_by``)."""
+    return (value - _EPOCH).days if value else 0
 
 
 def brand_of(product: str) -> str:
@@ -149,6 +163,7 @@ def document_for(article: Article) -> dict[str, Any]:
         "acl": " ".join(document_acl(article, article.owner.code)),
         "updated": int(article.updated_at.timestamp()),
         "helpful": round(helpful_score(article.helpful_yes, article.helpful_no) * 10_000),
+        "review_by": review_day(article.review_by),
         "product_list": products,
         "helpful_votes": [article.helpful_yes, article.helpful_no],
         "revision": revision.id,

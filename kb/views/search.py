@@ -44,13 +44,6 @@ def run_search(per_page_default: int) -> tuple[searcher.ResultPage, dict[str, st
     return result, filters, sort
 
 
-def weak_of(result: searcher.ResultPage) -> bool | None:
-    """Whether the ranker judged the best answer weak (None while it does not say): the 月报
-    counts weak-answer queries from the log (issue 11)."""
-    weak = getattr(result, "weak", None)
-    return None if weak is None else bool(weak)
-
-
 @bp.get("/search")
 def search():  # type: ignore[no-untyped-def]
     q = request.args.get("q", "")
@@ -63,7 +56,7 @@ def search():  # type: ignore[no-untyped-def]
     log_id = None
     if result.query and result.page == 1:
         log_id = searchlog.record(
-            db.session(), actor(), result.query, result.total, weak=weak_of(result)
+            db.session(), actor(), result.query, result.total, weak=result.weak
         )
     active = {k: v for k, v in filters.items() if v}
     return render_template(
