@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -251,7 +250,7 @@ def seed_accounts(s: Any) -> None:
     """The benchmark's organisations and users (passwords random: nobody signs in with them)."""
     from sqlalchemy import select
 
-    from kb import accounts
+    from kb import accounts, passwords
     from kb.accounts import SYSTEM
     from kb.models import Organisation, User
 
@@ -261,7 +260,7 @@ def seed_accounts(s: Any) -> None:
     s.commit()
     for username, role, org in USERS:
         if s.scalar(select(User).where(User.username == username)) is None:
-            accounts.create_user(s, SYSTEM, username, secrets.token_urlsafe(12), role, org)
+            accounts.create_user(s, SYSTEM, username, passwords.generate(), role, org)
     s.commit()
 
 

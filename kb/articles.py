@@ -22,7 +22,8 @@ from kb.errors import Conflict, Invalid, KbError, NotFound
 from kb.frontmatter import SLUG_RE, ArticleDraft
 from kb.models import Article, IndexTask, Organisation, Revision, utcnow
 from kb.permissions import policy
-from kb.permissions.roles import STATUS_LABELS, Action, OrgKind, Role
+from kb.permissions.policy import Gate
+from kb.permissions.roles import STATUS_LABELS, Action, OrgKind
 
 STATUSES = ("draft", "submitted", "returned", "published", "archived")
 BUREAU_CODE = "bureau"
@@ -138,7 +139,7 @@ def resolve_owner(
     s: Session, actor: Any, draft: ArticleDraft, enterprise: str | None
 ) -> Organisation:
     """The owning organisation: an editor's own enterprise, else the given code, else the bureau."""
-    if getattr(actor, "role", None) == Role.EDITOR:
+    if policy.allows(actor, Gate.EDITOR):
         return actor.organisation
     code = enterprise or draft.enterprise
     if code:
@@ -352,7 +353,7 @@ def _make_published(
 
 def publish_directly(s: Session, actor: Any, article: Article, note: str = "") -> Revision:
     """Publish the working revision without review: for the operator's bulk import only."""
-    if getattr(actor, "role", None) != Role.ADMIN:
+    if not policy.allows(actor, Gate.ADMIN):
         raise KbError("只有系统导入可以直接发布。", code="forbidden", status=403)
     revision = article.working_revision
     if revision is None:
@@ -451,10 +452,11 @@ def readable_filter(actor: Any) -> Any:
 
 def work_filter(actor: Any) -> Any:
     """SQL condition: the articles whose work material (drafts, reviews) the actor may see."""
-    if policy.is_staff(actor):
+    scope = policy.desk_scope(actor)
+    if scope == policy.ALL:
         return True
-    if policy.signed_in(actor) and actor.role == Role.EDITOR:
-        return Article.owner_id == actor.organisation_id
+    if scope is not None:
+        return Article.owner_id == scope
     return False
 
 

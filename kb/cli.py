@@ -7,7 +7,6 @@ Chinese messages, and exits non-zero on failure (2 for a usage or configuration 
 from __future__ import annotations
 
 import functools
-import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -153,7 +152,7 @@ def _demo_content(s: Any) -> None:
     """Demo organisations, accounts and the sample articles, into an empty database."""
     from flask import current_app
 
-    from kb import accounts, importer
+    from kb import accounts, importer, passwords
     from kb.accounts import SYSTEM
     from kb.models import Organisation, User
 
@@ -164,18 +163,21 @@ def _demo_content(s: Any) -> None:
     created: list[tuple[str, str, str]] = []
     for username, role, org, display in DEMO_USERS:
         if s.scalar(select(User).where(User.username == username)) is None:
-            password = secrets.token_urlsafe(9)
+            password = passwords.generate()
             accounts.create_user(s, SYSTEM, username, password, role, org, display)
             created.append((username, role, password))
     s.commit()
     accounts_file = Path(current_app.config["DATA_DIR"]) / "demo-accounts.txt"
     if created:
-        lines = ["# kb 示例账号（首次初始化时生成；请妥善保管，或登录后由管理员重置密码）"]
+        lines = ["# kb 示例账号（首次初始化时生成；首次登录时须修改密码）"]
         lines += [f"{u}\t{r}\t{p}" for u, r, p in created]
         old = accounts_file.read_text(encoding="utf-8") if accounts_file.exists() else ""
         accounts_file.write_text(old + "\n".join(lines) + "\n", encoding="utf-8")
         accounts_file.chmod(0o600)
-        click.echo("已创建示例账号（密码只显示这一次，也已写入 demo-accounts.txt）：")
+        click.echo(
+            "已创建示例账号（初始密码只显示这一次，也已写入 demo-accounts.txt；"
+            "首次登录时须修改密码）："
+        )
         for username, role, password in created:
             click.echo(f"  {username:<8} {role:<8} {password}")
     else:
@@ -362,8 +364,17 @@ def token_group() -> None:
 @click.argument("username", required=False)
 @click.option("--name", default="", help="令牌用途说明")
 @click.option("--platform", "platform", default=None, help="为服务保障平台创建令牌，绑定此企业代码")
+@click.option(
+    "--expires-days",
+    "expires_days",
+    default=None,
+    type=click.IntRange(1, 3650),
+    help="有效天数（不给出时长期有效，直到吊销）",
+)
 @with_app
-def token_create(username: str | None, name: str, platform: str | None) -> None:
+def token_create(
+    username: str | None, name: str, platform: str | None, expires_days: int | None
+) -> None:
     from kb import accounts
     from kb.accounts import SYSTEM
 
@@ -376,10 +387,54 @@ def token_create(username: str | None, name: str, platform: str | None) -> None:
         user = accounts.get_user(s, username)
     else:
         raise click.UsageError("请给出用户名，或用 --platform 企业代码")
-    raw = accounts.create_token(s, SYSTEM, user, name or ("platform" if platform else ""))
+    raw = accounts.create_token(
+        s, SYSTEM, user, name or ("platform" if platform else ""), expires_days=expires_days
+    )
     s.commit()
-    click.echo(f"已为 {user.username} 创建令牌（只显示这一次）：")
+    until = f"，{expires_days} 天后过期" if expires_days else "，长期有效直到吊销"
+    click.echo(f"已为 {user.username} 创建令牌（只显示这一次{until}）：")
     click.echo(raw)
+
+
+@token_group.command("list", help="列出 API 令牌（不显示令牌本身）；可只看一个用户的")
+@click.argument("username", required=False)
+@with_app
+def token_list(username: str | None) -> None:
+    from kb import accounts
+    from kb.web import localtime
+
+    tokens = accounts.list_tokens(_session(), username)
+    if not tokens:
+        click.echo("没有令牌。")
+        return
+    click.echo("编号\t用户\t用途\t状态\t创建时间\t最近使用\t过期时间")
+    for t in tokens:
+        click.echo(
+            "\t".join(
+                (
+                    str(t.id),
+                    t.user.username,
+                    t.name or "-",
+                    accounts.token_state(t),
+                    localtime(t.created_at),
+                    localtime(t.last_used_at) or "-",
+                    localtime(t.expires_at) or "长期",
+                )
+            )
+        )
+
+
+@token_group.command("revoke", help="吊销 API 令牌：给出令牌本身，或 kb token list 显示的编号")
+@click.argument("token_or_id")
+@with_app
+def token_revoke(token_or_id: str) -> None:
+    from kb import accounts
+    from kb.accounts import SYSTEM
+
+    s = _session()
+    token = accounts.revoke_token(s, SYSTEM, token_or_id)
+    s.commit()
+    click.echo(f"已吊销令牌 {token.id}（用户 {token.user.username}，用途 {token.name or '-'}）")
 
 
 @cli.group("user", help="用户管理")
@@ -397,15 +452,34 @@ def user_group() -> None:
 def user_create(
     username: str, role: str, org: str, password: str | None, display_name: str
 ) -> None:
-    from kb import accounts
+    from kb import accounts, passwords
     from kb.accounts import SYSTEM
 
     s = _session()
     generated = password is None
-    password = password or secrets.token_urlsafe(9)
+    password = password or passwords.generate()
     accounts.create_user(s, SYSTEM, username, password, role, org, display_name)
     s.commit()
-    click.echo(f"已创建用户 {username}" + (f"，密码：{password}" if generated else ""))
+    click.echo(
+        f"已创建用户 {username}"
+        + (f"，初始密码：{password}" if generated else "")
+        + "（首次登录时须修改密码）"
+    )
+
+
+@user_group.command("unlock", help="解除因多次登录失败造成的账号锁定")
+@click.argument("username")
+@with_app
+def user_unlock(username: str) -> None:
+    from kb import accounts
+    from kb.accounts import SYSTEM
+
+    s = _session()
+    user = accounts.get_user(s, username)
+    was = accounts.locked(user)
+    accounts.unlock(s, SYSTEM, user)
+    s.commit()
+    click.echo(f"已解除 {username} 的锁定。" if was else f"{username} 未被锁定；失败计数已清零。")
 
 
 @cli.group("org", help="单位管理")
@@ -445,7 +519,8 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
     click.echo(f"kb 已启动：http://{host}:{port}/ （数据目录 {app.config['DATA_DIR']}）")
-    waitress_serve(app, host=host, port=port, threads=threads)  # Server: waitress
+    # ident="": no Server banner (等保 / ASVS: do not announce the software)
+    waitress_serve(app, host=host, port=port, threads=threads, ident="")
 
 
 @cli.command("check", help="按知识库标准检查 Markdown 文章（文件或目录）；有错误时退出码为 1")

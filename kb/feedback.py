@@ -20,10 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kb import audit
-from kb.errors import Conflict, Forbidden, Invalid, NotFound
+from kb import audit, pii
+from kb.errors import Conflict, Invalid, NotFound
 from kb.models import Article, Feedback, IndexTask, RevisionRequest, User, utcnow
 from kb.permissions import policy
+from kb.permissions.policy import Gate
 from kb.permissions.roles import Action, Role
 from kb.web import CHINA
 
@@ -257,7 +258,7 @@ def feedback_status(fb: Feedback) -> str:
 
 
 def mine(s: Session, user: Any) -> list[Feedback]:
-    if not policy.signed_in(user):
+    if not policy.allows(user, Gate.SIGNED_IN):
         return []
     return list(
         s.scalars(
@@ -276,12 +277,7 @@ def vote_of(s: Session, user: Any, article: Article, visitor_id: str | None) -> 
 
 
 def _may_handle(user: Any, req: RevisionRequest) -> bool:
-    """Editors of the owning enterprise and curators answer a request."""
-    if policy.is_staff(user):
-        return True
-    return (
-        policy.signed_in(user) and user.role == Role.EDITOR and user.organisation_id == req.owner_id
-    )
+    return policy.may_handle_request(user, req.owner_id)
 
 
 def may_see(user: Any, req: RevisionRequest) -> bool:
@@ -306,12 +302,13 @@ def requests_for(
         query = query.where(RevisionRequest.status == status)
     if article is not None:
         query = query.where(RevisionRequest.article_id == article.id)
-    if not policy.signed_in(user):
+    if not policy.allows(user, Gate.SIGNED_IN):
         return []
-    if policy.is_staff(user):
+    scope = policy.desk_scope(user)
+    if scope == policy.ALL:
         pass
-    elif user.role == Role.EDITOR:
-        query = query.where(RevisionRequest.owner_id == user.organisation_id)
+    elif scope is not None:
+        query = query.where(RevisionRequest.owner_id == scope)
     else:
         query = query.join(Feedback, Feedback.request_id == RevisionRequest.id).where(
             Feedback.user_id == user.id
@@ -386,8 +383,7 @@ def decline(s: Session, user: Any, request_id: int, reply: Any) -> RevisionReque
 
 def reassign(s: Session, user: Any, request_id: int, assignee: Any) -> RevisionRequest:
     """A curator hands the request to one editor of the owning enterprise."""
-    if not policy.is_staff(user):
-        raise Forbidden("只有数据局审核员可以指派修订请求。")
+    policy.require_gate(user, Gate.STAFF, "只有数据局审核员可以指派修订请求。")
     req = get_request(s, user, request_id)
     if req.status != "open":
         raise Conflict("只有处理中的修订请求可以指派。")
@@ -411,8 +407,7 @@ def reassign(s: Session, user: Any, request_id: int, assignee: Any) -> RevisionR
 
 def escalate(s: Session, user: Any, request_id: int, note: Any) -> RevisionRequest:
     """A curator escalates a request (督办); it goes to the top of the enterprise's inbox."""
-    if not policy.is_staff(user):
-        raise Forbidden("只有数据局审核员可以督办修订请求。")
+    policy.require_gate(user, Gate.STAFF, "只有数据局审核员可以督办修订请求。")
     req = get_request(s, user, request_id)
     if req.status != "open":
         raise Conflict("只有处理中的修订请求可以督办。")
@@ -446,7 +441,7 @@ def request_json(req: RevisionRequest, *, fb: Feedback | None = None) -> dict[st
         "title": req.article.title,
         "enterprise": req.owner.code,
         "reason": req.reason,
-        "comment": req.comment,
+        "comment": pii.mask(req.comment),
         "status": req.status,
         "status_label": STATUS_LABELS[req.status],
         "created_at": req.created_at.isoformat(),

@@ -71,7 +71,7 @@ def months_by_type(s: Session) -> dict[str, int]:
 
 def save_months(s: Session, actor: Any, values: dict[str, Any]) -> dict[str, int]:
     """Store the months per type (1–120 each); articles still without a date get one."""
-    if not policy.is_staff(actor):
+    if not policy.allows(actor, policy.Gate.STAFF):
         raise NotFound()
     errors: dict[str, str] = {}
     months: dict[str, int] = {}
@@ -146,7 +146,7 @@ def banner(article: Article, today: date | None = None) -> str | None:
 
 
 def may_confirm(actor: Any, article: Article) -> bool:
-    return policy.is_staff(actor) or policy.is_owner_editor(actor, article)
+    return policy.allows(actor, policy.Gate.STAFF) or policy.is_owner_editor(actor, article)
 
 
 def confirm(s: Session, actor: Any, article: Article) -> date:
@@ -216,7 +216,7 @@ def due(s: Session, actor: Any, *, sort: str = "date", today: date | None = None
         .where(Article.status == "published", Article.review_by.is_not(None))
         .where(Article.review_by <= date.fromordinal(today.toordinal() + DUE_WITHIN_DAYS))
     )
-    if policy.is_staff(actor):
+    if policy.allows(actor, policy.Gate.STAFF):
         pass
     elif policy.signed_in(actor) and actor.role == Role.EDITOR:
         query = query.where(Article.owner_id == actor.organisation_id)

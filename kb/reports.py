@@ -121,7 +121,7 @@ def enterprises_list(s: Session) -> list[Organisation]:
 
 def require_curator(actor: Any) -> None:
     """The bureau's reports exist only for curators: anyone else is told there is no page."""
-    if not policy.is_staff(actor):
+    if not policy.allows(actor, policy.Gate.STAFF):
         raise NotFound()
 
 

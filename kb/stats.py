@@ -30,7 +30,7 @@ from kb.models import (
     utcnow,
 )
 from kb.permissions import policy
-from kb.permissions.roles import OrgKind, Role
+from kb.permissions.roles import OrgKind
 
 
 def _empty() -> dict[str, Any]:
@@ -70,12 +70,10 @@ def _finish(
 
 def figures(s: Session, user: Any) -> dict[str, Any]:
     """Staff see every enterprise and the overall figures; an editor sees his enterprise only."""
-    if policy.is_staff(user):
-        scope: int | None = None
-    elif policy.signed_in(user) and user.role == Role.EDITOR:
-        scope = user.organisation_id
-    else:
+    desk = policy.desk_scope(user)
+    if desk is None:
         raise Forbidden("只有数据局审核员和企业编辑可以查看统计。")
+    scope: int | None = None if desk == policy.ALL else int(desk)
     orgs = list(
         s.scalars(
             select(Organisation)

@@ -1,5 +1,13 @@
-"""Request glue shared by all blueprints: who the user is (session or API token), template
-helpers and labels, and security headers. No business logic lives here."""
+"""Request glue shared by all blueprints: who the caller is, template helpers and labels, and
+security headers. No business logic lives here.
+
+Authentication is wired here and nowhere else: an ``Authorization: Bearer`` token, when a
+request carries one, alone decides who the caller is (a session cookie sent alongside is
+ignored, and an invalid token is refused rather than falling back to the cookie); otherwise
+the server-side session behind the session or remember cookie (kb/sessions.py). A write to the
+JSON API made with a session must carry the CSRF token; one made with a token need not, since
+a browser never adds the header by itself.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +15,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
-from kb import accounts, db
-from kb.extensions import login_manager
+from kb import accounts, db, pii, sessions
+from kb.errors import Forbidden, Unauthorized, wants_json
+from kb.extensions import csrf, login_manager
 from kb.frontmatter import CATEGORIES, TYPES
 from kb.permissions import policy
 from kb.permissions.roles import (
@@ -63,22 +72,53 @@ class RowId(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+# Blueprints exempt from the form CSRF check because they speak JSON to tokens as well
+API_BLUEPRINTS = {"api"}  # the whole JSON API is one blueprint (kb/api/)
+# Where a user who must change the password may still go
+_PASSWORD_CHANGE_OPEN = {"auth.change_password", "auth.logout", "auth.login", "static"}
+
+
+# pages that set or clear sign-in state are never cached either
+_NO_STORE = {"auth.login", "auth.logout", "auth.change_password"}
+
+
+def _authenticate() -> Any:
+    """Decide who the caller is (see the module docstring); runs before every view."""
+    token = bearer_token()
+    if token is not None:
+        user = accounts.user_for_token(db.session(), token)
+        if user is None:
+            raise Unauthorized("API 令牌无效、已过期或已吊销。")
+        db.session().commit()  # last_used_at
+        g._login_user = user  # Flask-Login's per-request user: the cookie is never consulted
+        g.kb_auth = "token"
+        return None
+    g.kb_auth = "session"
+    user = current_user._get_current_object()
+    if not user.is_authenticated:
+        return None
+    if (
+        request.blueprint in API_BLUEPRINTS
+        and request.method not in ("GET", "HEAD", "OPTIONS")
+        and current_app.config.get("WTF_CSRF_ENABLED", True)
+    ):
+        csrf.protect()
+    due = accounts.password_change_due(user)
+    if due and request.endpoint not in _PASSWORD_CHANGE_OPEN:
+        if wants_json():
+            raise Forbidden(due, code="password_change_required")
+        return redirect(url_for("auth.change_password", next=request.full_path.rstrip("?")))
+    return None
+
+
 def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = RowId  # before the blueprints add their rules
 
     @login_manager.user_loader
-    def _load(user_id: str) -> Any:
-        return accounts.load_user(db.session(), user_id)
+    def _load(session_key: str) -> Any:
+        return sessions.load(db.session(), session_key)
 
-    @login_manager.request_loader
-    def _from_token(_request: Any) -> Any:
-        token = bearer_token()
-        if token is None:
-            return None
-        user = accounts.user_for_token(db.session(), token)
-        if user is not None:
-            db.session().commit()  # last_used_at
-        return user
+    app.before_request(_authenticate)
 
     # Constant vocabularies are Jinja globals, so macros imported without context see them too.
     app.jinja_env.globals.update(
@@ -92,16 +132,22 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        return {
-            "is_staff": policy.is_staff(current_user),
-            "is_editor": policy.signed_in(current_user) and current_user.role == "editor",
-            "is_admin": policy.signed_in(current_user) and current_user.role == "admin",
-        }
+        return policy.nav(current_user)
 
     app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(pii.mask, "masked")
 
     @app.after_request
     def _headers(response: Response) -> Response:
+        # g._login_user is set once anyone asked who the caller is; a signed-in answer is
+        # personal and must not be kept by the browser or a proxy (back button after logout)
+        user = g.get("_login_user")
+        if (user is not None and user.is_authenticated) or request.endpoint in _NO_STORE:
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Pragma"] = "no-cache"
+        # a banner set by the app or a library; the WSGI server's own is switched off where it
+        # is started (`kb serve`: waitress ident="")
+        response.headers.pop("Server", None)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

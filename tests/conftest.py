@@ -25,11 +25,13 @@ from flask.testing import FlaskClient
 
 from kb import articles as ops
 from kb import create_app, db
-from kb.accounts import SYSTEM, create_org, create_user
+from kb.accounts import SYSTEM, change_password, create_org, create_user
 from kb.frontmatter import ArticleDraft
 from kb.models import Article
 
-PASSWORD = "correct-horse-battery"
+PASSWORD = "Correct-horse-battery-7"
+# what the administrator gives each test-world user; each then chooses PASSWORD themselves
+INITIAL_PASSWORD = "Initial-pass-2026-kb"
 
 # One small world every permission test can reason about.
 ORGS = [
@@ -276,7 +278,9 @@ def populate(application: Flask) -> None:
         for code, name, kind in ORGS:
             create_org(s, SYSTEM, code, name, kind)
         for username, role, org in USERS:
-            create_user(s, SYSTEM, username, PASSWORD, role, org)
+            user = create_user(s, SYSTEM, username, INITIAL_PASSWORD, role, org)
+            # the owner replaces the administrator's password, as at a real first sign-in
+            change_password(s, user, INITIAL_PASSWORD, PASSWORD, PASSWORD)
         s.commit()
         writer.rebuild()
 

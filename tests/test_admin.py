@@ -40,7 +40,7 @@ def test_admin_creates_an_organisation_and_a_user_through_the_pages(app, login_a
         data={
             "username": "kylin-editor",
             "display_name": "麒麟编辑",
-            "password": "a-long-password",
+            "password": "Guilin-Mountain-Pass-26",
             "role": "editor",
             "organisation": "kylin-soft",
         },
@@ -54,10 +54,23 @@ def test_admin_creates_an_organisation_and_a_user_through_the_pages(app, login_a
     client = app.test_client()
     assert (
         client.post(
-            "/login", data={"username": "kylin-editor", "password": "a-long-password"}
+            "/login", data={"username": "kylin-editor", "password": "Guilin-Mountain-Pass-26"}
         ).status_code
         == 302
     )
+    # the administrator chose this password: the new user must replace it before anything else
+    response = client.get("/editor/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/account/password")
+    response = client.post(
+        "/account/password",
+        data={
+            "current": "Guilin-Mountain-Pass-26",
+            "password": "Own-choice-of-kylin-9",
+            "again": "Own-choice-of-kylin-9",
+        },
+    )
+    assert response.status_code == 302
     assert client.get("/editor/").status_code == 200
 
     [org_event] = audit(app, "org.create")[-1:]
@@ -117,7 +130,7 @@ def test_admin_resets_a_password(app, login_as):
             "role": "reader",
             "organisation": "demo-unit",
             "active": "1",
-            "password": "brand-new-pass",
+            "password": "Brand-new-pass-77",
         },
     )
     client = app.test_client()
@@ -125,12 +138,19 @@ def test_admin_resets_a_password(app, login_as):
         client.post("/login", data={"username": "reader", "password": PASSWORD}).status_code == 401
     )
     assert (
-        client.post("/login", data={"username": "reader", "password": "brand-new-pass"}).status_code
+        client.post(
+            "/login", data={"username": "reader", "password": "Brand-new-pass-77"}
+        ).status_code
         == 302
     )
+    # a reset password is the administrator's: the reader is sent to 修改密码 first
+    response = client.get("/feedback/mine")
+    assert response.status_code == 302 and "/account/password" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "修改密码" in page and "由他人设置" in page
     [event] = [e for e in audit(app, "user.update") if e.object_id == "reader"]
     assert event.detail == {"password": "reset"}
-    assert "brand-new-pass" not in str(event.detail)
+    assert "Brand-new-pass-77" not in str(event.detail)
 
 
 @pytest.mark.parametrize(
@@ -148,7 +168,7 @@ def test_admin_resets_a_password(app, login_as):
             "/admin/users",
             {
                 "username": "x y",
-                "password": "long-enough",
+                "password": "Long-enough-42x",
                 "role": "reader",
                 "organisation": "demo-unit",
             },
@@ -170,7 +190,7 @@ def test_admin_resets_a_password(app, login_as):
             "/admin/users",
             {
                 "username": "cur2",
-                "password": "long-enough",
+                "password": "Long-enough-42x",
                 "role": "curator",
                 "organisation": "demo",
             },
@@ -181,7 +201,7 @@ def test_admin_resets_a_password(app, login_as):
             "/admin/users",
             {
                 "username": "reader",
-                "password": "long-enough",
+                "password": "Long-enough-42x",
                 "role": "reader",
                 "organisation": "demo-unit",
             },
@@ -247,7 +267,7 @@ def test_non_admins_get_403(app, login_as, who, method, path):
         "name": "x",
         "kind": "bureau",
         "username": "sneaky",
-        "password": "long-enough",
+        "password": "Long-enough-42x",
         "role": "admin",
         "organisation": "bureau",
         "active": "0",

@@ -41,7 +41,8 @@ def test_filters_names_and_readable_details(app, client, login_as, make_article)
     assert "共 1 条" in page
 
     by_user = rows(admin.get("/admin/audit?user=curator"))
-    assert "共 2 条" in by_user  # the sign-in and the archiving
+    # the curator's own password choice (test world setup), the sign-in and the archiving
+    assert "共 3 条" in by_user
     assert "登录</td>" in by_user and "归档文章" in by_user
 
     family = rows(admin.get("/admin/audit?action=auth"))

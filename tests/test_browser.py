@@ -124,6 +124,13 @@ def test_editor_sees_live_preview_and_checker_findings(server, browser):
     browser.find_element(By.NAME, "username").send_keys("editor")
     browser.find_element(By.NAME, "password").send_keys(server["passwords"]["editor"])
     browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    # the demo password was set by `kb init`: the editor chooses their own first
+    wait(browser, EC.url_contains("/account/password"))
+    assert "由他人设置" in browser.find_element(By.TAG_NAME, "main").text
+    browser.find_element(By.NAME, "current").send_keys(server["passwords"]["editor"])
+    browser.find_element(By.NAME, "password").send_keys("Guilin-river-bamboo-42")
+    browser.find_element(By.NAME, "again").send_keys("Guilin-river-bamboo-42")
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     wait(browser, EC.url_to_be(server["base"] + "/"))
     browser.get(server["base"] + "/editor/new")
     body = browser.find_element(By.ID, "markdown")

@@ -11,7 +11,7 @@ from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 from kb.web import localtime
-from tests.conftest import GOOD_BODY, get_article, login
+from tests.conftest import GOOD_BODY, PASSWORD, get_article, login
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)$")
@@ -38,7 +38,7 @@ def test_a_visitor_gets_a_sign_in_page_for_a_registered_article_and_comes_back(
     assert target == f"/articles/{slug}"
     # signing in through that link lands on the article
     signed = client.post(
-        "/login", data={"username": "reader", "password": "correct-horse-battery", "next": target}
+        "/login", data={"username": "reader", "password": PASSWORD, "next": target}
     )
     assert signed.status_code == 302 and signed.headers["Location"].endswith(f"/articles/{slug}")
     assert "单位 VPN 客户端的配置方法" in page(client.get(f"/articles/{slug}"))

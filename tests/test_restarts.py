@@ -55,6 +55,17 @@ def revision_count(app) -> int:
         return db.session().scalar(select(func.count()).select_from(Revision))
 
 
+def first_sign_in(app, username: str, initial: str):  # type: ignore[no-untyped-def]
+    """Sign in with the demo password and replace it, as `kb init` requires at first sign-in."""
+    client = login(app.test_client(), username, initial)
+    own = "Lijiang-river-boat-88"
+    changed = client.post(
+        "/account/password", data={"current": initial, "password": own, "again": own}
+    )
+    assert changed.status_code == 302, changed.get_data(as_text=True)
+    return client
+
+
 def test_an_approved_edit_survives_init_demo_and_a_second_import(tmp_path):
     """The reported bug: a second ``make run`` put the sample text back as a 系统 revision."""
     data_dir = tmp_path / "data"
@@ -62,8 +73,8 @@ def test_an_approved_edit_survives_init_demo_and_a_second_import(tmp_path):
     passwords = demo_passwords(data_dir)
     app = __import__("kb").create_app(config_for(data_dir))
     try:
-        editor = login(app.test_client(), "editor", passwords["editor"])
-        curator = login(app.test_client(), "curator", passwords["curator"])
+        editor = first_sign_in(app, "editor", passwords["editor"])
+        curator = first_sign_in(app, "curator", passwords["curator"])
         shown = editor.get(f"/api/v1/articles/{SAMPLE}").get_json()
         edited = shown["source"].replace(
             "## 解决步骤", "## 解决步骤\n\n（编辑补充：先重启 CUPS。）", 1

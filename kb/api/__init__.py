@@ -6,7 +6,8 @@ declarations drive request validation (``query``/``body``), response shaping (``
 the OpenAPI document (kb/api/openapi.py), so the three cannot disagree.
 
 Authentication is the session cookie or ``Authorization: Bearer <token>``, decided once per
-request in ``_authenticate``. A session-authenticated write must carry the CSRF token (header
+request for the whole app in kb/web.py (``_authenticate``; this blueprint is its
+``API_BLUEPRINTS``): a session-authenticated write must carry the CSRF token (header
 ``X-CSRFToken``); a token-authenticated one need not, since a browser never sends the header by
 itself. Handlers live in kb/api/articles.py, search.py, loops.py and bureau.py, grouped by subject.
 """
@@ -17,18 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
-from flask_login import current_user
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from kb import accounts, db, jsonio
+from kb import jsonio
 from kb.api import models
 from kb.api.messages import to_invalid
-from kb.errors import Invalid, Unauthorized
+from kb.errors import Invalid
 from kb.extensions import csrf
 from kb.permissions import policy
+from kb.permissions.policy import Gate
 from kb.views.util import actor
-from kb.web import bearer_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -101,32 +101,10 @@ def operation(
     return register
 
 
-@bp.before_request
-def _authenticate() -> None:
-    """The one place the API decides who is calling."""
-    token = bearer_token()
-    if token is not None:
-        # The token alone speaks for the request: a session cookie sent alongside an invalid
-        # token must not rescue it (nor stand in for it without a CSRF check).
-        user = accounts.user_for_token(db.session(), token)
-        if user is None:
-            raise Unauthorized("API 令牌无效或已停用。")
-        db.session().commit()  # last_used_at
-        g._login_user = user  # Flask-Login's per-request user
-        return
-    if (
-        request.method not in ("GET", "HEAD", "OPTIONS")
-        and current_user.is_authenticated
-        and current_app.config.get("WTF_CSRF_ENABLED", True)
-    ):
-        csrf.protect()
-
-
 def require_user() -> Any:
     """The signed-in caller, or 401."""
     user = actor()
-    if not policy.signed_in(user):
-        raise Unauthorized("请先登录，或使用 Authorization: Bearer <令牌>。")
+    policy.require_gate(user, Gate.SIGNED_IN)
     return user
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from flask import after_this_request, url_for
 
 from kb import articles as ops
-from kb import db, feedback, stats, tickets
+from kb import db, feedback, pii, stats, tickets
 from kb.api import body, operation, query, require_json, require_user, respond
 from kb.api import models as m
 from kb.views import feedback as pages
@@ -68,7 +68,7 @@ def feedback_json(fb: Any) -> dict[str, Any]:
         "url": url_for("articles.show", slug=fb.article.slug),
         "helpful": fb.helpful,
         "reason": fb.reason,
-        "comment": fb.comment,
+        "comment": pii.mask(fb.comment),
         "created_at": fb.created_at.isoformat(),
         "updated_at": fb.updated_at.isoformat(),
         "request_id": fb.request_id,

@@ -188,16 +188,24 @@ def published_signatures(s: Any, th: Thresholds, actor: Any = None) -> list[Publ
 def context_from_db(
     s: Any, self_slug: str | None = None, *, actor: Any = None, duplicates: bool = True
 ) -> CheckContext:
-    """A context from the database: known slugs, the curators' glossary, the app's thresholds
-    and (unless ``duplicates`` is False) the published articles' duplicate signatures."""
+    """A context from the database: known slugs (only those ``actor`` may read, when given),
+    the curators' glossary, the app's thresholds and (unless ``duplicates`` is False) the
+    published articles' duplicate signatures."""
     from sqlalchemy import select
 
     from kb.checker import glossary
     from kb.models import Article
 
     th = thresholds()
+    if actor is not None:
+        from kb.permissions import policy
+
+        # a caller learns only whether articles exist that they may read
+        known = policy.readable_slugs(s, actor)
+    else:
+        known = set(s.scalars(select(Article.slug)))
     return CheckContext(
-        known_slugs=set(s.scalars(select(Article.slug))),
+        known_slugs=known,
         self_slug=self_slug,
         glossary=glossary.load(s),
         thresholds=th,

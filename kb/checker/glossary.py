@@ -249,12 +249,11 @@ def _diff(old: Glossary, new: Glossary) -> tuple[list[str], list[str], list[str]
 def save(s: Any, actor: Any, text: str) -> Glossary:
     """Validate and store a curator's glossary; audited with what was added, removed, changed."""
     from kb import audit
-    from kb.errors import Forbidden, Invalid
+    from kb.errors import Invalid
     from kb.models import Setting, utcnow
     from kb.permissions import policy
 
-    if not policy.is_staff(actor):
-        raise Forbidden("只有数据局审核员或管理员可以修改术语表。")
+    policy.require_gate(actor, policy.Gate.STAFF, "只有数据局审核员或管理员可以修改术语表。")
     text = text.replace("\r\n", "\n")
     try:
         new = parse(text)
@@ -288,12 +287,10 @@ def save(s: Any, actor: Any, text: str) -> Glossary:
 def reset(s: Any, actor: Any) -> None:
     """Drop the curator's version: the shipped glossary applies again (audited)."""
     from kb import audit
-    from kb.errors import Forbidden
     from kb.models import Setting
     from kb.permissions import policy
 
-    if not policy.is_staff(actor):
-        raise Forbidden("只有数据局审核员或管理员可以修改术语表。")
+    policy.require_gate(actor, policy.Gate.STAFF, "只有数据局审核员或管理员可以修改术语表。")
     row = s.get(Setting, SETTING_KEY)
     if row is not None:
         s.delete(row)

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from kb import accounts, audit, db, exports
 from kb.errors import Invalid, KbError
+from kb.permissions import policy
+from kb.permissions.policy import Gate
 from kb.permissions.roles import OrgKind, Role
 from kb.views.util import actor, int_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-@bp.before_request
-@login_required
-def _admins_only() -> None:
-    if actor().role != Role.ADMIN:
-        abort(403)
+bp.before_request(policy.gate_request(Gate.ADMIN))
 
 
 def _page(error: KbError | None = None, form: str = ""):  # type: ignore[no-untyped-def]
     s = db.session()
+    users = accounts.list_users(s)
     page = render_template(
         "admin/index.html",
         orgs=accounts.list_orgs(s),
-        users=accounts.list_users(s),
+        users=users,
+        locked={u.username for u in users if accounts.locked(u)},
         roles=list(Role),
         kinds=list(OrgKind),
         error=error,
@@ -97,6 +96,13 @@ def update_user(username: str):  # type: ignore[no-untyped-def]
         )
 
     return _apply(f"edit-{username}", change)
+
+
+@bp.post("/users/<username>/unlock")
+def unlock_user(username: str):  # type: ignore[no-untyped-def]
+    return _apply(
+        f"edit-{username}", lambda s: accounts.unlock(s, actor(), accounts.get_user(s, username))
+    )
 
 
 @bp.get("/audit")

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     jsonify,
     redirect,
@@ -15,7 +14,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import login_required
 
 from kb import articles as ops
 from kb import comments, db, render
@@ -24,7 +22,8 @@ from kb.checker import check, context_from_db, located
 from kb.errors import Invalid, KbError
 from kb.frontmatter import ArticleDraft, validate_meta
 from kb.permissions import policy
-from kb.permissions.roles import Action, Role
+from kb.permissions.policy import Gate
+from kb.permissions.roles import Action
 from kb.views.util import actor
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
@@ -33,11 +32,7 @@ LIST_FIELDS = ("products", "os", "tags", "allowed_orgs")
 TEXT_FIELDS = ("title", "slug", "type", "category", "summary", "visibility", "review_by")
 
 
-@bp.before_request
-@login_required
-def _editors_only() -> None:
-    if actor().role not in (Role.EDITOR, Role.ADMIN):
-        abort(403)
+bp.before_request(policy.gate_request(Gate.AUTHOR))
 
 
 def form_meta() -> dict[str, Any]:
@@ -66,7 +61,7 @@ def _form_values(draft_meta: dict[str, Any], body: str) -> dict[str, Any]:
 def workbench() -> str:
     s = db.session()
     user = actor()
-    owner = user.organisation_id if user.role == Role.EDITOR else None
+    owner = user.organisation_id if policy.allows(user, Gate.EDITOR) else None
     page = ops.listing(s, user, status="all", owner_id=owner, per_page=200)
     latest = comments.latest_by_article(s, user, page.items)
     return render_template("editor/workbench.html", articles=page.items, comments=latest)
@@ -232,6 +227,6 @@ def preview():  # type: ignore[no-untyped-def]
             visibility=meta["visibility"],
             body=body,
         ).source()
-    report = check(source, context_from_db(s, meta.get("slug") or None))
+    report = check(source, context_from_db(s, meta.get("slug") or None, actor=actor()))
     findings = located(report.as_dicts(), source, body)
     return jsonify({"html": str(render.render(body, meta.get("title")).html), "findings": findings})

@@ -13,7 +13,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    abort,
     after_this_request,
     current_app,
     redirect,
@@ -21,15 +20,14 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import login_required
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from kb import articles as ops
-from kb import db, feedback, ratelimit, stats, tickets
-from kb.errors import KbError
+from kb import db, feedback, pii, ratelimit, stats, tickets
 from kb.models import Article
 from kb.permissions import policy
-from kb.permissions.roles import Action, Role
+from kb.permissions.policy import Gate
+from kb.permissions.roles import Action
 from kb.views.util import actor
 
 bp = Blueprint("feedback", __name__)
@@ -156,7 +154,7 @@ def vote(slug: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/feedback/mine")
-@login_required
+@policy.gate(Gate.SIGNED_IN)
 def mine() -> str:
     items = feedback.mine(db.session(), actor())
     return render_template(
@@ -170,16 +168,9 @@ def mine() -> str:
 # ---- revision requests ------------------------------------------------------------------
 
 
-def _handlers_only() -> None:
-    user = actor()
-    if not (policy.is_staff(user) or user.role == Role.EDITOR):
-        abort(403)
-
-
 @bp.get("/feedback/requests")
-@login_required
+@policy.gate(Gate.DESK)
 def inbox() -> str:
-    _handlers_only()
     s = db.session()
     status = request.args.get("status") or "open"
     items = feedback.requests_for(s, actor(), status=status)
@@ -191,6 +182,8 @@ def inbox() -> str:
         STATUS=feedback.STATUS_LABELS,
         age_of=feedback.age_of,
         feedback_of=lambda r: feedback.feedback_of(s, r),
+        may_reveal=policy.allows(actor(), Gate.REVEAL),
+        has_personal_data=pii.has_personal_data,
     )
 
 
@@ -201,9 +194,8 @@ def _back(default: str) -> Any:
 
 
 @bp.post("/feedback/requests/<int:request_id>/decline")
-@login_required
+@policy.gate(Gate.DESK)
 def decline(request_id: int):  # type: ignore[no-untyped-def]
-    _handlers_only()
     s = db.session()
     feedback.decline(s, actor(), request_id, request.form.get("reply", ""))
     s.commit()
@@ -211,7 +203,7 @@ def decline(request_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/feedback/requests/<int:request_id>/reassign")
-@login_required
+@policy.gate(Gate.STAFF)
 def reassign(request_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     feedback.reassign(s, actor(), request_id, request.form.get("assignee", ""))
@@ -220,7 +212,7 @@ def reassign(request_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/feedback/requests/<int:request_id>/escalate")
-@login_required
+@policy.gate(Gate.STAFF)
 def escalate(request_id: int):  # type: ignore[no-untyped-def]
     s = db.session()
     feedback.escalate(s, actor(), request_id, request.form.get("note", ""))
@@ -229,10 +221,8 @@ def escalate(request_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/feedback/overview")
-@login_required
+@policy.gate(Gate.STAFF)
 def overview() -> str:
-    if not policy.is_staff(actor()):
-        abort(403)
     s = db.session()
     items = feedback.requests_for(s, actor(), status="open")
     ages = {r.id: feedback.age_of(r) for r in items}
@@ -250,6 +240,8 @@ def overview() -> str:
         limit=limit,
         only_overdue=only_overdue,
         overdue_total=sum(a.overdue for a in ages.values()),
+        may_reveal=policy.allows(actor(), Gate.REVEAL),
+        has_personal_data=pii.has_personal_data,
     )
 
 
@@ -257,9 +249,8 @@ def overview() -> str:
 
 
 @bp.get("/feedback/tickets")
-@login_required
+@policy.gate(Gate.DESK)
 def ticket_list() -> str:
-    _handlers_only()
     s = db.session()
     user = actor()
     items = tickets.visible_tickets(s, user)
@@ -271,9 +262,8 @@ def ticket_list() -> str:
 
 
 @bp.get("/feedback/tickets/<int:ticket_id>")
-@login_required
+@policy.gate(Gate.DESK)
 def ticket_page(ticket_id: int) -> str:
-    _handlers_only()
     s = db.session()
     user = actor()
     ticket = tickets.visible_ticket(s, user, ticket_id)
@@ -282,14 +272,9 @@ def ticket_page(ticket_id: int) -> str:
 
 
 @bp.get("/feedback/stats")
-@login_required
+@policy.gate(Gate.DESK)
 def figures():  # type: ignore[no-untyped-def]
-    try:
-        data = stats.figures(db.session(), actor())
-    except KbError as err:
-        if err.status == 403:
-            abort(403)
-        raise
+    data = stats.figures(db.session(), actor())
     from kb import charts  # issue 11: the figures drawn, not only tabled
 
     rates = [
@@ -302,3 +287,15 @@ def figures():  # type: ignore[no-untyped-def]
     if data["overall"] is not None:
         drawn.append(charts.ranked_bars("文章复用：帮助解决的工单数 Top 10", reuse))
     return render_template("feedback/stats.html", data=data, REASONS=feedback.REASONS, charts=drawn)
+
+
+@bp.get("/feedback/requests/<int:request_id>/comment")
+@policy.gate(Gate.REVEAL)
+def reveal(request_id: int) -> str:
+    """A curator sees the unmasked comment of one request (audited)."""
+    s = db.session()
+    original = pii.reveal(s, actor(), request_id)
+    s.commit()
+    return render_template(
+        "feedback/reveal.html", request_id=request_id, original=original, masked=pii.mask(original)
+    )

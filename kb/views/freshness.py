@@ -24,14 +24,14 @@ def queue() -> str:
         sort=sort,
         within=freshness.DUE_WITHIN_DAYS,
         today=freshness.china_today(),
-        show_settings=policy.is_staff(actor()),
+        show_settings=policy.allows(actor(), policy.Gate.STAFF),
     )
 
 
 @bp.route("/review-due/settings", methods=["GET", "POST"])
 def settings():  # type: ignore[no-untyped-def]
     user = actor()
-    if not policy.is_staff(user):
+    if not policy.allows(user, policy.Gate.STAFF):
         raise NotFound()
     s = db.session()
     error = None

@@ -7,13 +7,13 @@ validated (problems shown in Chinese beside the text) and audited.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from kb import db
 from kb.checker import glossary
 from kb.errors import KbError
 from kb.permissions import policy
+from kb.permissions.policy import Gate
 from kb.views.util import actor
 
 bp = Blueprint("glossary", __name__, url_prefix="/glossary")
@@ -23,12 +23,9 @@ bp = Blueprint("glossary", __name__, url_prefix="/glossary")
 def index() -> str:
     s = db.session()
     terms = sorted(glossary.load(s).terms, key=lambda t: t.term.casefold())
-    return render_template("glossary/index.html", terms=terms, may_edit=policy.is_staff(actor()))
-
-
-def _require_staff() -> None:
-    if not policy.is_staff(actor()):
-        abort(403)
+    return render_template(
+        "glossary/index.html", terms=terms, may_edit=policy.allows(actor(), Gate.STAFF)
+    )
 
 
 def _editor(text: str, error: KbError | None = None, status: int = 200):  # type: ignore[no-untyped-def]
@@ -46,16 +43,14 @@ def _editor(text: str, error: KbError | None = None, status: int = 200):  # type
 
 
 @bp.get("/edit")
-@login_required
+@policy.gate(Gate.STAFF)
 def edit():  # type: ignore[no-untyped-def]
-    _require_staff()
     return _editor(glossary.current_text(db.session()))
 
 
 @bp.post("/edit")
-@login_required
+@policy.gate(Gate.STAFF)
 def save():  # type: ignore[no-untyped-def]
-    _require_staff()
     s = db.session()
     text = request.form.get("glossary", "")
     try:
@@ -68,9 +63,8 @@ def save():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/reset")
-@login_required
+@policy.gate(Gate.STAFF)
 def reset():  # type: ignore[no-untyped-def]
-    _require_staff()
     s = db.session()
     glossary.reset(s, actor())
     s.commit()

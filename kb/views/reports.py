@@ -118,9 +118,11 @@ def evaluation_settings():  # type: ignore[no-untyped-def]
         for k, (_d, _l, kind) in evaluation.THRESHOLDS.items()
     }
     if request.method == "POST":
-        form = dict(request.form)
+        submitted = dict(request.form)
+        # a field missing from the post is shown with its current value (was a 500)
+        form = {**form, **submitted}
         try:
-            evaluation.save_thresholds(s, actor(), form)
+            evaluation.save_thresholds(s, actor(), submitted)
             s.commit()
             return redirect(url_for("reports.evaluation_settings", saved=1))
         except KbError as err:

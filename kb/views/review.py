@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from kb import articles as ops
 from kb import comments, db, render
@@ -11,16 +10,13 @@ from kb import diff as revdiff
 from kb.checker import body_lines, located
 from kb.errors import KbError
 from kb.permissions import policy
+from kb.permissions.policy import Gate
 from kb.views.util import actor, int_arg
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
 
-@bp.before_request
-@login_required
-def _curators_only() -> None:
-    if not policy.is_staff(actor()):
-        abort(403)
+bp.before_request(policy.gate_request(Gate.STAFF))
 
 
 @bp.get("/")

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask_login import login_required
 
 from kb import accounts, db, searchlog
 from kb.errors import KbError
 from kb.index import searcher, synonyms
 from kb.permissions import policy
+from kb.permissions.policy import Gate
 from kb.views.util import actor, int_arg
 
 bp = Blueprint("search", __name__)
@@ -74,19 +73,17 @@ def search():  # type: ignore[no-untyped-def]
 
 @bp.get("/search/click/<int:log_id>/<slug>")
 def click(log_id: int, slug: str):  # type: ignore[no-untyped-def]
-    searchlog.click(db.session(), log_id, slug)
-    return redirect(url_for("articles.show", slug=slug))
+    from kb import articles as ops
 
-
-def _staff_only() -> None:
-    if not policy.is_staff(actor()):
-        abort(403)
+    # only a click through to an article the caller may read is counted (404 otherwise)
+    article = ops.get(db.session(), actor(), slug)
+    searchlog.click(db.session(), log_id, article.slug)
+    return redirect(url_for("articles.show", slug=article.slug))
 
 
 @bp.get("/search/report")
-@login_required
+@policy.gate(Gate.STAFF)
 def report():  # type: ignore[no-untyped-def]
-    _staff_only()
     from kb import reports
     from kb.views.reports import export_format, send
 
@@ -120,9 +117,8 @@ def report():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/search/synonyms", methods=["GET", "POST"])
-@login_required
+@policy.gate(Gate.STAFF)
 def edit_synonyms():  # type: ignore[no-untyped-def]
-    _staff_only()
     s = db.session()
     error = None
     if request.method == "POST":
