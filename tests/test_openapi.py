@@ -116,6 +116,9 @@ def test_every_body_and_response_has_a_described_shape(client):
     assert {"title", "type", "category", "visibility", "markdown", "source"} <= set(
         article["properties"]
     )
+    unavailable = document["paths"]["/search"]["get"]["responses"]["503"]
+    assert unavailable["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    assert "weak" in resolve(document, {"$ref": "#/components/schemas/SearchResult"})["required"]
     vote = body_schema(document, "/articles/{slug}/feedback", "post")
     assert vote["required"] == ["helpful"]
 

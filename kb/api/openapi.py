@@ -90,7 +90,10 @@ def _operation(
             {"description": "成功", "content": _content(refs[(op.response, "serialization")])},
         )
     for status in op.errors:
-        responses[str(status)] = {"description": "服务暂不可用", "content": _content(error)}
+        responses[str(status)] = {
+            "description": "服务暂不可用（如搜索索引正在重建：index_unavailable）",
+            "content": _content(error),
+        }
     doc: dict[str, Any] = {
         "operationId": op.endpoint,
         "summary": op.summary,

@@ -39,6 +39,7 @@ def hit_json(hit: searcher.Hit) -> dict[str, Any]:
     "weak（最佳结果不可靠时为 true）",
     query=m.SearchQuery,
     response=m.SearchResult,
+    errors=(503,),  # index_unavailable: the index is being rebuilt or cannot be read
     endpoint="search",
 )
 def api_search():  # type: ignore[no-untyped-def]
@@ -68,6 +69,7 @@ def api_search():  # type: ignore[no-untyped-def]
     summary="输入提示：{suggestions: [{text, slug}]}",
     query=m.SuggestQuery,
     response=m.Suggestions,
+    errors=(503,),
     endpoint="suggest",
 )
 def api_suggest():  # type: ignore[no-untyped-def]
