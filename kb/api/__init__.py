@@ -15,14 +15,13 @@ itself. Handlers live in kb/api/articles.py, search.py, loops.py and bureau.py, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from kb import jsonio
-from kb.api import models
 from kb.api.messages import to_invalid
 from kb.errors import Invalid
 from kb.extensions import csrf
@@ -54,7 +53,6 @@ class Operation:
     query: type[BaseModel] | None = None
     auth: bool = False
     errors: tuple[int, ...] = ()  # 5xx answers the operation may give on purpose
-    path_types: dict[str, str] = field(default_factory=dict)
 
 
 OPERATIONS: list[Operation] = []
@@ -156,10 +154,6 @@ def respond(model: type[BaseModel], data: Any, status: int = 200) -> tuple[Respo
     """Answer ``data`` through its response model: what is sent is what the spec says."""
     shaped = model.model_validate(data)
     return jsonify(shaped.model_dump(mode="json", by_alias=True, exclude_unset=True)), status
-
-
-def error_model() -> type[BaseModel]:
-    return models.Error
 
 
 # the handlers register themselves on import

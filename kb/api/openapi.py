@@ -46,7 +46,7 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     return _PARAM.sub(r"{\2}", rule), params
 
 
-def _query_params(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(by_alias=True, ref_template=REF)
     required = set(schema.get("required", []))
     out = []
@@ -70,12 +70,10 @@ def _content(ref: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": ref}}
 
 
-def _operation(
-    op: Operation, refs: dict[tuple[type[BaseModel], str], Any], schemas: dict[str, Any]
-) -> dict[str, Any]:
+def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], Any]) -> dict[str, Any]:
     _, params = _path(op.rule)
     if op.query is not None:
-        params += _query_params(op.query, schemas)
+        params += _query_params(op.query)
     error = refs[(m.Error, "serialization")]
     responses: dict[str, Any] = {
         str(op.status): {
@@ -131,7 +129,7 @@ def spec() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for op in OPERATIONS:
         path, _ = _path(op.rule)
-        paths.setdefault(path, {})[op.method] = _operation(op, refs, schemas)
+        paths.setdefault(path, {})[op.method] = _operation(op, refs)
     return {
         "openapi": "3.1.0",
         "info": {
