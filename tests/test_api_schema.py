@@ -26,7 +26,7 @@ from kb.accounts import SYSTEM, create_token
 from kb.models import Article, RevisionRequest, User
 from tests.conftest import create_article, world_app
 
-EXAMPLES = 10  # per operation, generation mode and caller: ~15 s of CPU
+EXAMPLES = 10  # per operation (valid or invalid), each sent by both callers: ~15 s of CPU
 # valid requests, and requests that break the document (wrong types, missing fields)
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
