@@ -43,7 +43,10 @@ def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
         except ConfigError as err:
             click.echo(f"配置错误：{err}", err=True)
             sys.exit(2)
+        # index work of the command's own commits happens once, at its end (see kb.index)
+        app.config["INDEX_DRAIN"] = "deferred"
         with app.app_context():
+            _catch_up()  # what a killed command left unapplied in the index log
             try:
                 return func(*args, **kwargs)
             except KbError as err:
@@ -51,8 +54,25 @@ def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
                 for name, message in err.fields.items():
                     click.echo(f"  {name}: {message}", err=True)
                 sys.exit(1)
+            finally:
+                _catch_up()
 
     return wrapper
+
+
+def _catch_up() -> None:
+    """Apply the index log if there is a database and a healthy index (never fails)."""
+    from sqlalchemy import inspect
+
+    from kb import db
+    from kb.index import writer
+
+    try:
+        if not inspect(db.engine()).has_table("index_task"):
+            return
+    except Exception:  # no database yet, or unreachable: the command itself will say so
+        return
+    writer.catch_up_quietly()
 
 
 @click.group(help="广西信创服务保障知识库（kb）管理命令")
@@ -160,10 +180,7 @@ def import_cmd(paths: tuple[str, ...], enterprise: str | None, publish: bool, fo
         s, SYSTEM, paths, enterprise_code=enterprise, publish=publish, force=force
     )
     ok = _print_import(results)
-    from kb.index import writer
-
-    writer.drain()
-    sys.exit(0 if ok else 1)
+    sys.exit(0 if ok else 1)  # with_app applies the index log on the way out
 
 
 @cli.group("token", help="API 令牌")
@@ -241,12 +258,18 @@ def org_create(code: str, name: str, kind: str) -> None:
     click.echo(f"已创建单位 {code}（{name}）")
 
 
-@cli.command("serve", help="用 waitress 提供网站服务（默认 http://127.0.0.1:5000）")
+@cli.command("serve", help="提供网站服务（默认 http://127.0.0.1:5000）；--workers N 用 N 个进程")
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
-@click.option("--threads", default=8, type=click.IntRange(1, 64))
-def serve(host: str | None, port: int | None, threads: int) -> None:
-    from waitress import serve as waitress_serve
+@click.option("--threads", default=8, type=click.IntRange(1, 64), help="每个进程的线程数")
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(1, 64),
+    help="进程数：1 用 waitress（默认），大于 1 用 gunicorn",
+)
+def serve(host: str | None, port: int | None, threads: int, workers: int) -> None:
+    from kb import serving
 
     try:
         app = create_app()
@@ -255,15 +278,24 @@ def serve(host: str | None, port: int | None, threads: int) -> None:
         sys.exit(2)
     with app.app_context():
         from kb import db
-        from kb.index import writer
 
         db.create_all()
-        writer.ensure_index()
-    _start_outbox_drainer(app)
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
-    click.echo(f"kb 已启动：http://{host}:{port}/ （数据目录 {app.config['DATA_DIR']}）")
-    waitress_serve(app, host=host, port=port, threads=threads)  # Server: waitress
+    click.echo(
+        f"kb 已启动：http://{host}:{port}/ （数据目录 {app.config['DATA_DIR']}，"
+        f"索引目录 {app.config['INDEX_DIR']}，{workers} 个进程）"
+    )
+    if workers > 1:
+        app.extensions["kb_engine"].dispose()  # the workers open their own connections
+        serving.run_gunicorn(host, port, workers, threads)
+        return
+    # The index is checked, repaired and caught up by the drainer thread, not here: a damaged
+    # index must not stop the site from starting (search answers 503 until it is rebuilt).
+    from kb.index import drainer
+
+    drainer.start(app).wake()
+    serving.run_waitress(app, host, port, threads)  # Server: waitress
 
 
 @cli.command("check", help="按知识库标准检查 Markdown 文章（文件或目录）；有错误时退出码为 1")
@@ -304,22 +336,6 @@ def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
     sys.exit(1 if any(report.has_errors for _, report in results) else 0)
 
 
-def _start_outbox_drainer(app: Any, every: float = 15.0) -> None:
-    """Apply index tasks a request left queued (lock busy, crash) within seconds, not at the
-    next change; logged and retried, never silent like Whoosh's AsyncWriter threads."""
-    import threading
-
-    def loop() -> None:
-        from kb.index import writer
-
-        stop = threading.Event()
-        while not stop.wait(every):
-            with app.app_context():
-                writer.drain_quietly()
-
-    threading.Thread(target=loop, name="kb-index-drain", daemon=True).start()
-
-
 def main() -> None:
     cli()
 
@@ -351,6 +367,18 @@ def index_verify(repair: bool) -> None:
 
     _session()
     report = writer.verify(repair=repair)
+    if report.problem is not None:
+        click.echo(f"搜索索引不可用：{report.problem.message}。", err=True)
+        if repair:
+            after = writer.verify()
+            click.echo("已重建索引。" if after.ok else "重建后仍有差异，请运行 kb reindex。")
+            sys.exit(0 if after.ok else 1)
+        click.echo(
+            "正在运行的 kb serve 会自动在后台重建索引（期间搜索暂不可用）；"
+            "也可以运行 kb index verify --repair 或 kb reindex 立即重建。",
+            err=True,
+        )
+        sys.exit(1)
     click.echo(f"待处理的索引任务：{report.queued}")
     for label, slugs in (
         ("索引中缺少", report.missing),

@@ -20,6 +20,8 @@ from kb.models import Article
 from kb.permissions.policy import document_acl
 
 SCHEMA_VERSION = 3
+# What kb-index.json records; an index built with another version is rebuilt on its own.
+INDEX_SCHEMA_VERSION = SCHEMA_VERSION
 # Three scored fields, not one per front-matter key: every field multiplies the term matchers
 # of every query word, and Whoosh scores them in pure Python (six fields cost 2 s at 10k).
 SEARCH_FIELDS = {  # field → boost (BM25F weights)

@@ -1,0 +1,87 @@
+"""The index's background worker in a serving process: applies the log, repairs, prunes.
+
+A request that changes an article only commits its IndexTask row and wakes this thread
+(``wake``); it never waits for Whoosh's lock. Besides, every ``KB_INDEX_POLL_SECONDS`` the
+thread checks the index's health (a few ``stat`` calls, kb.index.health) and reads the log,
+which is how changes made by other processes and other nodes arrive. A damaged, outdated or
+missing index is rebuilt aside and swapped in by whichever process of the node gets the
+rebuild lock first; the others keep answering searches with 503 meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = 3600.0
+
+_running: Drainer | None = None
+
+
+class Drainer:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.every = float(app.config.get("INDEX_POLL_SECONDS", 1.0))
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._next_prune = time.monotonic() + 60.0
+        self.thread = threading.Thread(target=self._loop, name="kb-index-drainer", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.thread.join(timeout=30)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.every)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                with self.app.app_context():
+                    self.tick()
+            except Exception:  # logged and retried next tick: the thread must not die
+                log.exception("index background work failed")
+
+    def tick(self) -> None:
+        from kb.index import writer
+
+        found = writer.problem()
+        if found is not None:
+            writer.repair(found)  # returns at once when another process is on it
+            return
+        writer.drain()
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY
+            gone = writer.prune(int(self.app.config["INDEX_LOG_DAYS"]))
+            if gone:
+                log.info("pruned %d index log rows", gone)
+
+
+def start(app: Any) -> Drainer:
+    """Start this process's drainer for ``app`` (once per process)."""
+    global _running
+    if _running is None:
+        _running = Drainer(app)
+        _running.start()
+        app.config["INDEX_DRAIN"] = "background"
+    return _running
+
+
+def wake() -> bool:
+    """Wake the drainer of this process; False when there is none (then drain inline)."""
+    if _running is None:
+        return False
+    _running.wake()
+    return True

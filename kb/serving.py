@@ -1,0 +1,221 @@
+"""Serving kb: waitress in one process, or gunicorn with several; errors always kb's own.
+
+Both WSGI servers reject some requests before kb sees them — a URL or header block that is
+too long, raw UTF-8 or a malformed request line, a bad Content-Length, an unknown transfer
+coding — and would answer in English plain text or HTML. Here each server's error path is
+replaced by one that asks the kb app for its Chinese page, or its JSON error under /api/.
+
+Each serving process (waitress, or every gunicorn worker) starts kb.index.drainer: index work
+happens in that background thread, never in a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+from typing import Any
+
+from flask import Flask
+
+from kb.errors import KbError, error_response
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "请求格式不正确（地址、请求头或请求体长度无法解析）。",
+    403: "请求被拒绝。",
+    408: "请求超时，请重试。",
+    413: "提交的内容过大。",
+    414: "请求的地址过长，请缩短后重试。",
+    417: "不支持请求中的 Expect 要求。",
+    431: "请求头过大（例如 Cookie 过多），请清除本站 Cookie 后重试。",
+    500: "服务器内部错误，已记录，请稍后再试。",
+    501: "不支持请求使用的传输编码。",
+}
+REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    414: "URI Too Long",
+    417: "Expectation Failed",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+}
+_TARGET = re.compile(rb"^\s*[!-~]+[ \t]+(\S+)")
+
+
+def path_of(raw: bytes | None) -> str:
+    """The path of a (possibly malformed) request's first line, enough to choose JSON or HTML."""
+    match = _TARGET.match(raw or b"")
+    if not match:
+        return "/"
+    target = match.group(1)
+    if b"://" in target:  # absolute form: http://host/api/...
+        target = b"/" + target.split(b"://", 1)[1].partition(b"/")[2]
+    return "/api/" if target.startswith(b"/api/") else "/"
+
+
+def error_reply(app: Flask, status: int, raw: bytes | None) -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and body of kb's error answer to a request the server refused."""
+    path = path_of(raw)
+    message = MESSAGES.get(status, MESSAGES[400])
+    err = KbError(message, code=f"http_{status}", status=status)
+    with app.test_request_context(path, headers={"Accept": "text/html"}):
+        response = app.make_response(error_response(err))
+        response = app.process_response(response)
+    body = response.get_data()
+    headers = [
+        (name, value)
+        for name, value in response.headers.items()
+        if name.lower() not in ("content-length", "set-cookie", "vary")
+    ]
+    headers.append(("Content-Length", str(len(body))))
+    return headers, body
+
+
+# ---- waitress --------------------------------------------------------------------------------
+
+
+def _waitress_classes() -> tuple[type, type]:
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class KbErrorTask(ErrorTask):  # type: ignore[misc]
+        """waitress's own refusals (431, 400 Bad URI, 413…) answered by kb."""
+
+        def execute(self) -> None:
+            error = self.request.error
+            status = int(getattr(error, "code", 400))
+            raw = getattr(self.request, "header_plus", b"") or getattr(
+                self.request, "first_line", b""
+            )
+            try:
+                headers, body = error_reply(self.channel.server.application, status, raw)
+            except Exception:  # never fail the error path itself
+                log.exception("could not render the error page")
+                return super().execute()
+            self.status = f"{status} {REASONS.get(status, error.reason)}"
+            self.response_headers.extend(h for h in headers if h[0].lower() != "content-length")
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class KbChannel(HTTPChannel):  # type: ignore[misc]
+        error_task_class = KbErrorTask
+
+    return KbErrorTask, KbChannel
+
+
+def run_waitress(app: Flask, host: str, port: int, threads: int) -> None:
+    from waitress import create_server
+
+    _task, channel = _waitress_classes()
+    server = create_server(app, host=host, port=port, threads=threads)
+    server.channel_class = channel
+    server.run()
+
+
+# ---- gunicorn --------------------------------------------------------------------------------
+
+
+def _status_for(exc: BaseException) -> int:
+    from gunicorn.http import errors as e
+
+    table: list[tuple[type, int]] = [
+        (e.LimitRequestLine, 414),
+        (e.LimitRequestHeaders, 431),
+        (e.UnsupportedTransferCoding, 501),
+        (e.ExpectationFailed, 417),
+        (e.ForbiddenProxyRequest, 403),
+        (e.InvalidResponseHeader, 500),
+        (e.InvalidResponseHeaderName, 500),
+        (e.ConfigurationProblem, 500),
+        (e.ParseException, 400),
+    ]
+    for kind, status in table:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+try:
+    from gunicorn.workers.gthread import ThreadWorker as _ThreadWorker
+except ImportError:  # pragma: no cover - gunicorn is a dependency; only --workers needs it
+    _ThreadWorker = object  # type: ignore[assignment,misc]
+
+
+class KbWorker(_ThreadWorker):  # type: ignore[misc,valid-type]
+    """gunicorn's threaded worker, whose refusals (414, 431, 400…) are answered by kb."""
+
+    _head = threading.local()
+
+    def handle(self, conn: Any) -> Any:
+        # Peek at the request line (MSG_PEEK leaves it for the parser): when the parser then
+        # refuses the request it no longer knows the path, and /api/ must still get JSON.
+        try:
+            if not conn.initialized and not conn.data_ready:
+                from gunicorn.workers.gthread import DEFAULT_WORKER_DATA_TIMEOUT
+
+                conn.wait_for_data(DEFAULT_WORKER_DATA_TIMEOUT)
+            self._head.raw = conn.sock.recv(2048, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (OSError, AttributeError):
+            self._head.raw = b""
+        return super().handle(conn)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        from gunicorn import util
+
+        status = _status_for(exc)
+        if status >= 500:
+            self.log.exception("error handling request")
+        else:
+            self.log.warning("invalid request from %s: %s", (addr or ("",))[0], exc)
+        raw = getattr(self._head, "raw", b"")
+        if req is not None and getattr(req, "path", None):
+            raw = f"GET {req.path} HTTP/1.1".encode("latin-1", "replace")
+        try:
+            headers, body = error_reply(self.wsgi, status, raw)
+            head = f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\nConnection: close\r\n"
+            head += "".join(f"{name}: {value}\r\n" for name, value in headers)
+            util.write_nonblock(client, head.encode("latin-1") + b"\r\n" + body)
+        except Exception:
+            self.log.debug("failed to send the error answer")
+
+
+def run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
+    """``workers`` gunicorn processes, each building its own app and its own drainer."""
+    from gunicorn.app.base import BaseApplication
+
+    class KbApplication(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "kb.serving.KbWorker",
+                "preload_app": False,  # each worker opens its own database and index files
+                "accesslog": None,
+                "graceful_timeout": 10,
+                "timeout": 60,
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return worker_app()
+
+    KbApplication().run()
+
+
+def worker_app() -> Flask:
+    """The app of one serving process, with its index drainer running."""
+    from kb import create_app
+    from kb.index import drainer
+
+    app = create_app()
+    drainer.start(app)
+    return app
