@@ -268,7 +268,8 @@ def org_create(code: str, name: str, kind: str) -> None:
     type=click.IntRange(1, 64),
     help="进程数：1 用 waitress（默认），大于 1 用 gunicorn",
 )
-def serve(host: str | None, port: int | None, threads: int, workers: int) -> None:
+@click.option("--access-log", is_flag=True, help="在标准输出记录每个请求（含处理进程号；多进程时）")
+def serve(host: str | None, port: int | None, threads: int, workers: int, access_log: bool) -> None:
     from kb import serving
 
     try:
@@ -288,7 +289,7 @@ def serve(host: str | None, port: int | None, threads: int, workers: int) -> Non
     )
     if workers > 1:
         app.extensions["kb_engine"].dispose()  # the workers open their own connections
-        serving.run_gunicorn(host, port, workers, threads)
+        serving.run_gunicorn(host, port, workers, threads, access_log)
         return
     # The index is checked, repaired and caught up by the drainer thread, not here: a damaged
     # index must not stop the site from starting (search answers 503 until it is rebuilt).

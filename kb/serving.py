@@ -45,6 +45,7 @@ REASONS = {
     500: "Internal Server Error",
     501: "Not Implemented",
 }
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers together (waitress)
 _TARGET = re.compile(rb"^\s*[!-~]+[ \t]+(\S+)")
 
 
@@ -80,7 +81,7 @@ def error_reply(app: Flask, status: int, raw: bytes | None) -> tuple[list[tuple[
 # ---- waitress --------------------------------------------------------------------------------
 
 
-def _waitress_classes() -> tuple[type, type]:
+def _waitress_classes(app: Flask) -> tuple[type, type]:
     from waitress.channel import HTTPChannel
     from waitress.task import ErrorTask
 
@@ -93,8 +94,10 @@ def _waitress_classes() -> tuple[type, type]:
             raw = getattr(self.request, "header_plus", b"") or getattr(
                 self.request, "first_line", b""
             )
+            if status == 431 and b"\r\n" not in raw[:MAX_HEADER_BYTES]:
+                status = 414  # the request line alone was too long: a URL, not headers
             try:
-                headers, body = error_reply(self.channel.server.application, status, raw)
+                headers, body = error_reply(app, status, raw)
             except Exception:  # never fail the error path itself
                 log.exception("could not render the error page")
                 return super().execute()
@@ -107,14 +110,30 @@ def _waitress_classes() -> tuple[type, type]:
     class KbChannel(HTTPChannel):  # type: ignore[misc]
         error_task_class = KbErrorTask
 
+        def handle_close(self) -> None:
+            # Closing with unread request bytes (the rest of a refused 100 KB URL) makes the
+            # kernel send RST, and the client loses the answer it was sent: say we are done
+            # writing, and discard what has already arrived (never blocking the loop).
+            try:
+                self.socket.shutdown(socket.SHUT_WR)
+                self.socket.setblocking(False)
+                for _ in range(64):
+                    if not self.socket.recv(65536):
+                        break
+            except OSError:
+                pass
+            super().handle_close()
+
     return KbErrorTask, KbChannel
 
 
 def run_waitress(app: Flask, host: str, port: int, threads: int) -> None:
     from waitress import create_server
 
-    _task, channel = _waitress_classes()
-    server = create_server(app, host=host, port=port, threads=threads)
+    _task, channel = _waitress_classes(app)
+    server = create_server(
+        app, host=host, port=port, threads=threads, max_request_header_size=MAX_HEADER_BYTES
+    )
     server.channel_class = channel
     server.run()
 
@@ -186,7 +205,9 @@ class KbWorker(_ThreadWorker):  # type: ignore[misc,valid-type]
             self.log.debug("failed to send the error answer")
 
 
-def run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
+def run_gunicorn(
+    host: str, port: int, workers: int, threads: int, access_log: bool = False
+) -> None:
     """``workers`` gunicorn processes, each building its own app and its own drainer."""
     from gunicorn.app.base import BaseApplication
 
@@ -198,12 +219,17 @@ def run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
                 "threads": threads,
                 "worker_class": "kb.serving.KbWorker",
                 "preload_app": False,  # each worker opens its own database and index files
-                "accesslog": None,
+                "accesslog": "-" if access_log else None,
+                "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s',
                 "graceful_timeout": 10,
                 "timeout": 60,
+                "limit_request_line": 8190,  # gunicorn's maximum
+                "limit_request_field_size": 16 * 1024,
+                "control_socket_disable": True,  # several instances may run on one host
             }
             for key, value in settings.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:  # control_socket_disable: gunicorn 25.1 and later
+                    self.cfg.set(key, value)
 
         def load(self) -> Flask:
             return worker_app()

@@ -333,13 +333,14 @@ def repair(found: Problem, *, wait: bool = False) -> bool:
         if again is None:  # someone repaired it while we waited for the lock
             (base / health.REPAIR_MARK).unlink(missing_ok=True)
             return True
-        log.warning("search index unusable (%s): rebuilding it", again.message)
+        level = logging.INFO if again.code == "missing" else logging.WARNING  # first build: no news
+        log.log(level, "search index unusable (%s): rebuilding it", again.message)
         (base / health.REPAIR_MARK).write_text(again.message, encoding="utf-8")
         try:
             info = _rebuild_locked(base)
         finally:
             (base / health.REPAIR_MARK).unlink(missing_ok=True)
-        log.warning("search index rebuilt: %d documents", info["documents"])
+        log.log(level, "search index rebuilt: %d documents", info["documents"])
     drain_quietly()
     return True
 
@@ -427,9 +428,7 @@ def verify(s: Session | None = None, *, repair: bool = False) -> Divergence:
             repair_index(report.problem, wait=True)
         return report
     base = root()
-    report.queued = (
-        s.scalar(select(func.count()).where(IndexTask.id > (cursor_of(base) or 0))) or 0
-    )
+    report.queued = s.scalar(select(func.count()).where(IndexTask.id > (cursor_of(base) or 0))) or 0
     expected = _expected(s)
     try:
         found = _found(open_current(base))
@@ -462,9 +461,6 @@ def helpful_counts(s: Session, slugs: list[str]) -> dict[str, tuple[int, int]]:
     if not slugs:
         return {}
     rows = s.execute(
-        select(Article.slug, Article.helpful_yes, Article.helpful_no).where(
-            Article.slug.in_(slugs)
-        )
+        select(Article.slug, Article.helpful_yes, Article.helpful_no).where(Article.slug.in_(slugs))
     )
     return {slug: (yes or 0, no or 0) for slug, yes, no in rows}
-
