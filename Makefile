@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint fmt bench install clean
+.PHONY: help run test test-postgres lint fmt bench install clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,6 +26,10 @@ test: $(STAMP)  ## lint, then run every test (installs Chromium for the browser 
 	$(BIN)/ruff format --check kb tests bench
 	./scripts/ensure-browser
 	$(BIN)/python -m pytest -q
+
+test-postgres: $(STAMP)  ## run every test again on a throwaway PostgreSQL (installed if missing)
+	./scripts/ensure-browser
+	./scripts/with-postgres $(BIN)/python -m pytest -q
 
 lint: $(STAMP)  ## ruff lint and format check
 	$(BIN)/ruff check kb tests bench

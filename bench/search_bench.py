@@ -621,7 +621,7 @@ def run_size(size: int, queries: list[str], args: argparse.Namespace) -> dict[st
         with app.app_context():
             from kb import db
 
-            db.create_all()
+            db.ensure_schema()
             s = db.session()
             corpus.seed_accounts(s)
             log("corpus: generating and inserting rows")

@@ -29,6 +29,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kb.extensions import csrf, login_manager
 
     db.init_app(app)
+    if app.config.get("SCHEMA_CHECK", True):
+        db.check_schema(app)
     ratelimit.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -33,20 +33,36 @@ DEMO_USERS = (
 )
 
 
-def with_app(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Build the app (config errors exit 2), push its context, turn KbError into exit 1."""
+def make_app(**config: Any) -> Any:
+    """The app for a command; configuration problems and a database behind the code exit 2."""
+    from kb.schema_version import SchemaBehind
+
+    try:
+        return create_app(config or None)
+    except SchemaBehind as err:
+        click.echo(f"错误：{err}", err=True)
+        sys.exit(2)
+    except ConfigError as err:
+        click.echo(f"配置错误：{err}", err=True)
+        sys.exit(2)
+
+
+def with_app(func: Callable[..., Any] | None = None, **config: Any) -> Any:
+    """Build the app (config errors exit 2), push its context, turn KbError into exit 1.
+
+    ``@with_app(SCHEMA_CHECK=False)`` is for the commands that bring an old database up to
+    date (``kb init``, ``kb db``), which must start where the others refuse to."""
+    if func is None:
+        return functools.partial(with_app, **config)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            app = create_app()
-        except ConfigError as err:
-            click.echo(f"配置错误：{err}", err=True)
-            sys.exit(2)
+        app = make_app(**config)
         # index work of the command's own commits happens once, at its end (see kb.index)
         app.config["INDEX_DRAIN"] = "deferred"
         with app.app_context():
-            _catch_up()  # what a killed command left unapplied in the index log
+            if config.get("SCHEMA_CHECK", True):  # not before `kb db upgrade` has run
+                _catch_up()  # what a killed command left unapplied in the index log
             try:
                 return func(*args, **kwargs)
             except KbError as err:
@@ -81,9 +97,15 @@ def cli() -> None:
 
 
 def _session():  # type: ignore[no-untyped-def]
+    """The command's session; an empty database gets the schema first (through migrations)."""
     from kb import db
+    from kb.schema_version import SchemaBehind
 
-    db.create_all()
+    try:
+        db.ensure_schema()
+    except SchemaBehind as err:
+        click.echo(f"错误：{err}", err=True)
+        sys.exit(2)
     return db.session()
 
 
@@ -91,22 +113,63 @@ def _session():  # type: ignore[no-untyped-def]
     "init", help="创建数据库；--demo 时创建示例单位、示例账号，并导入 articles/ 中的示例文章"
 )
 @click.option("--demo/--no-demo", default=False, help="创建示例数据（make run 使用）")
-@with_app
+@with_app(SCHEMA_CHECK=False)
 def init_cmd(demo: bool) -> None:
+    from flask import current_app
+    from sqlalchemy import func
+
+    from kb import accounts, db
+    from kb.accounts import SYSTEM
+    from kb.models import Article, Organisation, User
+
+    click.echo(f"数据目录：{current_app.config['DATA_DIR']}")
+    _upgrade()
+    s = db.session()
+    if s.scalar(select(Organisation).where(Organisation.kind == "bureau")) is None:
+        accounts.create_org(s, SYSTEM, "bureau", "广西壮族自治区数据局", "bureau")
+        s.commit()
+    if not demo:
+        click.echo("数据库已就绪。")
+        return
+    users = s.scalar(select(func.count()).select_from(User)) or 0
+    articles = s.scalar(select(func.count()).select_from(Article)) or 0
+    if users or articles:
+        # Restarts never change content: the samples go only into an empty database, so an
+        # approved edit is never replaced by the sample text again.
+        click.echo(
+            f"数据库中已有内容（{users} 个账号，{articles} 篇文章），"
+            "不再创建示例账号或导入示例文章，现有内容保持不变。"
+        )
+        accounts_file = Path(current_app.config["DATA_DIR"]) / "demo-accounts.txt"
+        if accounts_file.exists():
+            click.echo(f"示例账号的密码见 {accounts_file}")
+        from kb.index import writer
+
+        writer.ensure_index()
+        return
+    _demo_content(s)
+
+
+def _upgrade() -> None:
+    """Bring the database to the code's schema, saying what was done; refusal exits 2."""
+    from kb import db, schema_version
+
+    try:
+        for line in schema_version.upgrade(db.engine()):
+            click.echo(line)
+    except schema_version.SchemaBehind as err:
+        click.echo(f"错误：{err}", err=True)
+        sys.exit(2)
+
+
+def _demo_content(s: Any) -> None:
+    """Demo organisations, accounts and the sample articles, into an empty database."""
     from flask import current_app
 
     from kb import accounts, importer
     from kb.accounts import SYSTEM
     from kb.models import Organisation, User
 
-    s = _session()
-    if s.scalar(select(Organisation).where(Organisation.kind == "bureau")) is None:
-        accounts.create_org(s, SYSTEM, "bureau", "广西壮族自治区数据局", "bureau")
-        s.commit()
-    click.echo(f"数据目录：{current_app.config['DATA_DIR']}")
-    if not demo:
-        click.echo("数据库已就绪。")
-        return
     for code, name, kind in DEMO_ORGS:
         if s.scalar(select(Organisation).where(Organisation.code == code)) is None:
             accounts.create_org(s, SYSTEM, code, name, kind)
@@ -181,6 +244,28 @@ def import_cmd(paths: tuple[str, ...], enterprise: str | None, publish: bool, fo
     )
     ok = _print_import(results)
     sys.exit(0 if ok else 1)  # with_app applies the index log on the way out
+
+
+@cli.group("db", help="数据库结构：升级与查看版本")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="把数据库结构升级到本程序的版本（升级 kb 后运行；可重复运行）")
+@with_app(SCHEMA_CHECK=False)
+def db_upgrade() -> None:
+    _upgrade()
+
+
+@db_group.command("current", help="显示数据库结构版本；与程序一致时退出码 0，否则 1")
+@with_app(SCHEMA_CHECK=False)
+def db_current() -> None:
+    from kb import db, schema_version
+
+    found = schema_version.state(db.engine())
+    click.echo(f"数据库结构版本：{found.current or '无'}；程序需要：{found.head}")
+    click.echo(found.message)
+    sys.exit(0 if found.kind == "current" else 1)
 
 
 @cli.group("token", help="API 令牌")
@@ -272,15 +357,9 @@ def org_create(code: str, name: str, kind: str) -> None:
 def serve(host: str | None, port: int | None, threads: int, workers: int, access_log: bool) -> None:
     from kb import serving
 
-    try:
-        app = create_app()
-    except ConfigError as err:
-        click.echo(f"配置错误：{err}", err=True)
-        sys.exit(2)
+    app = make_app()
     with app.app_context():
-        from kb import db
-
-        db.create_all()
+        _session()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
     click.echo(
@@ -314,11 +393,7 @@ def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
 
     from kb.checker import batch
 
-    try:
-        app = create_app()
-    except ConfigError as err:
-        click.echo(f"配置错误：{err}", err=True)
-        sys.exit(2)
+    app = make_app()
     files = batch.markdown_files(paths)
     if not files:
         raise click.UsageError("给出的目录中没有 .md 文件")

@@ -12,11 +12,10 @@ from pathlib import Path
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kb.config import ConfigError
-from kb.models import Base
 
 
 def make_engine(url: str) -> Engine:
@@ -94,5 +93,29 @@ def fresh_session() -> Iterator[Session]:
         sess.close()
 
 
-def create_all() -> None:
-    Base.metadata.create_all(engine())
+def ensure_schema() -> None:
+    """Create the schema in an empty database through the migrations; refuse one that is
+    behind the code (``SchemaBehind``: run ``kb db upgrade``)."""
+    from kb import schema_version
+
+    schema_version.ensure(engine())
+
+
+def check_schema(app: Flask) -> None:
+    """At start: stop with ``SchemaBehind`` when the database is behind the code.
+
+    A SQLite file that does not exist yet is left alone (``kb check`` must not create one);
+    an empty database is fine here, the command that needs it creates it.
+    """
+    from kb import schema_version
+
+    url = make_url(app.config["DATABASE_URL"])
+    if url.get_backend_name() == "sqlite" and not (
+        url.database and url.database != ":memory:" and Path(url.database).exists()
+    ):
+        return
+    try:
+        schema_version.check(app.extensions["kb_engine"])
+    except OperationalError as exc:
+        shown = url.render_as_string(hide_password=True)
+        raise ConfigError(f"无法连接数据库 {shown}：{str(exc.orig).strip()}") from None

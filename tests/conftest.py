@@ -1,8 +1,17 @@
-"""Shared fixtures: a real app on a temporary SQLite file and index folder, the Flask test
-client, the CLI runner, and factories for organisations, users and articles."""
+"""Shared fixtures: a real app on a temporary database and index folder, the Flask test
+client, the CLI runner, and factories for organisations, users and articles.
+
+The database is a SQLite file in the test's data folder, or, when ``KB_TEST_DATABASE_URL``
+names a PostgreSQL server (``make test-postgres`` starts one through scripts/with-postgres),
+a fresh PostgreSQL database per data folder, copied from a template at the current schema.
+Use ``database_url(data_dir)`` for an app's DATABASE_URL and ``kb_env(data_dir)`` for the
+environment of a ``kb`` subprocess, so a test runs unchanged on both.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,10 +67,132 @@ def _cheap_password_hashes() -> Iterator[None]:
     patch.undo()
 
 
+# ---- the database under test: SQLite by default, PostgreSQL with KB_TEST_DATABASE_URL --------
+
+PG_URL = os.environ.get("KB_TEST_DATABASE_URL") or None
+ON_POSTGRES = bool(PG_URL)
+_pg_databases: dict[str, str] = {}  # data folder -> database name
+_pg_numbers = itertools.count(1)
+_pg_template: list[str] = []
+
+
+def _pg_admin() -> Any:
+    from sqlalchemy import create_engine
+
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=_null_pool())
+
+
+def _null_pool() -> Any:
+    from sqlalchemy.pool import NullPool
+
+    return NullPool
+
+
+def _pg_url(name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_template_name() -> str:
+    """A database at the current schema, made once per test run; each test copies it."""
+    if not _pg_template:
+        from sqlalchemy import create_engine, text
+
+        name = f"kb_template_{os.getpid()}"
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        engine = create_engine(_pg_url(name), poolclass=_null_pool())
+        build_schema(engine)
+        engine.dispose()
+        _pg_template.append(name)
+    return _pg_template[0]
+
+
+def build_schema(engine: Any) -> None:
+    """Bring an empty database to the current schema through the migrations, as ``kb init``."""
+    from kb import schema_version
+
+    schema_version.upgrade(engine)
+
+
+def database_url(data_dir: Path) -> str:
+    """The database of the app whose data folder is ``data_dir`` (one database per folder)."""
+    if not ON_POSTGRES:
+        return f"sqlite:///{Path(data_dir) / 'kb.sqlite3'}"
+    key = str(Path(data_dir).resolve())
+    if key not in _pg_databases:
+        from sqlalchemy import text
+
+        name = f"kb_t{os.getpid()}_{next(_pg_numbers)}"
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {_pg_template_name()}"))
+        admin.dispose()
+        _pg_databases[key] = name
+    return _pg_url(_pg_databases[key])
+
+
+def empty_database_url(data_dir: Path) -> str:
+    """Like ``database_url`` but with no tables at all (a fresh installation)."""
+    if not ON_POSTGRES:
+        return database_url(data_dir)
+    key = str(Path(data_dir).resolve())
+    assert key not in _pg_databases, "empty_database_url must come first for a folder"
+    from sqlalchemy import text
+
+    name = f"kb_t{os.getpid()}_{next(_pg_numbers)}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    _pg_databases[key] = name
+    return _pg_url(name)
+
+
+def drop_database(data_dir: Path) -> None:
+    name = _pg_databases.pop(str(Path(data_dir).resolve()), None)
+    if name is None:
+        return
+    from sqlalchemy import text
+
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def kb_env(data_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for a ``kb`` subprocess on ``data_dir`` and its database."""
+    env = dict(os.environ if base is None else base)
+    env["KB_DATA_DIR"] = str(data_dir)
+    if ON_POSTGRES:
+        env["KB_DATABASE_URL"] = database_url(data_dir)
+    else:
+        env.pop("KB_DATABASE_URL", None)
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """Drop the PostgreSQL databases a test made once it is over (they are 8 MB each)."""
+    before = set(_pg_databases)
+    yield
+    for key in set(_pg_databases) - before:
+        drop_database(Path(key))
+
+
+requires_sqlite = pytest.mark.skipif(ON_POSTGRES, reason="about the SQLite default only")
+
+
 def config_for(data_dir: Path) -> dict[str, Any]:
     return {
         "TESTING": True,
         "DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url(data_dir),
         "WTF_CSRF_ENABLED": False,
         "SECRET_KEY": "test-secret",
     }
@@ -72,7 +203,7 @@ def populate(application: Flask) -> None:
     from kb.index import writer
 
     with application.app_context():
-        db.create_all()
+        db.ensure_schema()
         s = db.session()
         for code, name, kind in ORGS:
             create_org(s, SYSTEM, code, name, kind)
@@ -101,6 +232,7 @@ def world_app(data_dir: Path) -> Iterator[Flask]:
             yield application
         finally:
             close(application)
+            drop_database(data_dir)
 
 
 @pytest.fixture
@@ -228,8 +360,10 @@ def make_article(app: Flask) -> Callable[..., str]:
 @pytest.fixture
 def runner(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """A CLI runner whose ``kb`` commands use the same data folder as ``app``."""
-    monkeypatch.setenv("KB_DATA_DIR", app_config["DATA_DIR"])
-    monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    for key, value in kb_env(Path(app_config["DATA_DIR"]), {}).items():
+        monkeypatch.setenv(key, value)
+    if not ON_POSTGRES:
+        monkeypatch.delenv("KB_DATABASE_URL", raising=False)
     return CliRunner()
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from kb import accounts, create_app, db
 from kb.cli import cli
 from kb.models import AuditEvent
-from tests.conftest import GOOD_BODY, PASSWORD, get_article
+from tests.conftest import GOOD_BODY, PASSWORD, config_for, get_article
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 NEW_ARTICLE = {
@@ -137,7 +137,7 @@ def test_cookies_become_secure_with_kb_secure_cookies(app_config, monkeypatch):
         monkeypatch.delenv(key, raising=False)
     secure_app = create_app(app_config)
     with secure_app.app_context():
-        db.create_all()
+        db.ensure_schema()
         s = db.session()
         accounts.create_org(s, accounts.SYSTEM, "demo-unit", "示例单位", "unit")
         accounts.create_user(s, accounts.SYSTEM, "reader", PASSWORD, "reader", "demo-unit")
@@ -219,12 +219,7 @@ def test_sign_in_returns_to_a_page_on_this_site(client, make_article):
 class TestCsrf:
     @pytest.fixture
     def app_config(self, tmp_path):
-        return {
-            "TESTING": True,
-            "DATA_DIR": str(tmp_path / "data"),
-            "WTF_CSRF_ENABLED": True,
-            "SECRET_KEY": "test-secret",
-        }
+        return {**config_for(tmp_path / "data"), "WTF_CSRF_ENABLED": True}
 
     @staticmethod
     def token(client, path: str = "/login") -> str:

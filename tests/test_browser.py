@@ -3,7 +3,6 @@ and pages that print without navigation. A real `kb serve` process, headless Chr
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -32,6 +31,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from tests.conftest import kb_env  # noqa: E402
+
 KB = str(Path(sys.executable).with_name("kb"))
 
 
@@ -44,8 +45,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server() -> Iterator[dict]:
     data = tempfile.mkdtemp(prefix="kb-browser-")
-    env = dict(os.environ, KB_DATA_DIR=data)
-    env.pop("KB_DATABASE_URL", None)
+    env = kb_env(Path(data))
     subprocess.run([KB, "init", "--demo"], env=env, check=True, capture_output=True, timeout=300)
     passwords = {}
     for line in (Path(data) / "demo-accounts.txt").read_text(encoding="utf-8").splitlines():

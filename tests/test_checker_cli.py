@@ -11,6 +11,7 @@ from sqlalchemy import select
 from kb import ROOT, db
 from kb.cli import cli
 from kb.models import Article, AuditEvent
+from tests.conftest import requires_sqlite
 
 SAMPLES = ROOT / "articles"
 BAD = """---
@@ -96,6 +97,7 @@ def test_check_usage_problems_exit_2(runner, tmp_path):
     assert result.exit_code == 2 and "没有 .md 文件" in result.output
 
 
+@requires_sqlite
 def test_check_without_a_database_neither_creates_one_nor_checks_links(runner, app_config):
     db_file = Path(app_config["DATA_DIR"]) / "kb.sqlite3"
     assert not db_file.exists()

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from kb import ROOT, create_app, db
 from kb.cli import cli
 from kb.models import Article, Revision, User
+from tests.conftest import requires_sqlite
 
 SAMPLES = sorted((ROOT / "articles").glob("*.md"))
 GOOD = """---
@@ -116,7 +117,7 @@ def test_init_demo_again_keeps_everything_and_duplicates_nothing(runner, data_di
     accounts_file = (data_dir / "demo-accounts.txt").read_text(encoding="utf-8")
     again = runner.invoke(cli, ["init", "--demo"])
     assert again.exit_code == 0, again.output
-    assert "示例账号已存在" in again.output
+    assert "不再创建示例账号或导入示例文章，现有内容保持不变" in again.output
     assert counts(data_dir) == before
     assert (data_dir / "demo-accounts.txt").read_text(encoding="utf-8") == accounts_file
     for password in demo_passwords(data_dir).values():
@@ -200,6 +201,7 @@ def test_import_of_the_sample_folder_imports_all(runner, setup):
     assert counts()["published"] == len(SAMPLES), result.output
 
 
+@requires_sqlite
 def test_kb_data_dir_is_honoured(runner, data_dir):
     assert runner.invoke(cli, ["init"]).exit_code == 0
     assert (data_dir / "kb.sqlite3").exists()

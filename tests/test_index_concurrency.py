@@ -10,8 +10,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+
+from tests.conftest import kb_env
 
 WORKER = textwrap.dedent(
     """
@@ -43,8 +46,8 @@ WORKER = textwrap.dedent(
 def test_four_writer_processes_lose_no_update(app, app_config, runner):
     from kb.cli import cli
 
-    env = dict(os.environ, KB_DATA_DIR=app_config["DATA_DIR"], PYTHONPATH=os.getcwd())
-    env.pop("KB_DATABASE_URL", None)
+    env = kb_env(Path(app_config["DATA_DIR"]))
+    env["PYTHONPATH"] = os.getcwd()
     per_worker = 8
     procs = [
         subprocess.Popen(

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import kb_env
+
 pytestmark = pytest.mark.slow
 KB = str(Path(sys.executable).parent / "kb")
 
@@ -32,9 +34,7 @@ def free_port() -> int:
 
 
 def environment(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
-    env["KB_DATA_DIR"] = str(data_dir)
-    return env
+    return kb_env(data_dir, {k: v for k, v in os.environ.items() if not k.startswith("KB_")})
 
 
 @contextmanager

@@ -85,7 +85,7 @@ def build(data_dir: Path) -> tuple[Any, dict[str, Any]]:
         from kb.accounts import SYSTEM
         from kb.index import writer
 
-        db.create_all()
+        db.ensure_schema()
         s = db.session()
         corpus.seed_accounts(s)
         started = time.perf_counter()
