@@ -95,7 +95,9 @@ def test_two_nodes_on_one_postgresql_stay_in_step(tmp_path: Path) -> None:
             tokens[user] = made.stdout.strip().splitlines()[-1]
         source = (ROOT / "articles" / "browser-cert-untrusted-gov-site.md").read_text("utf-8")
         source = re.sub(r"^slug: .*$", "slug: two-nodes", source, count=1, flags=re.M)
-        source = re.sub(r"^title: .*$", "title: 双节点同步验证 xj9qz7 扫描枪说明", source, flags=re.M)
+        source = re.sub(
+            r"^title: .*$", "title: 双节点同步验证 xj9qz7 扫描枪说明", source, flags=re.M
+        )
 
         with (
             serving(nodes[0][0], **nodes[0][1]) as (port_a, _a),

@@ -79,6 +79,15 @@ def start(app: Any) -> Drainer:
     return _running
 
 
+def stop() -> None:
+    """Stop this process's drainer (at shutdown; tests)."""
+    global _running
+    if _running is not None:
+        _running.app.config["INDEX_DRAIN"] = "inline"
+        _running.stop()
+        _running = None
+
+
 def wake() -> bool:
     """Wake the drainer of this process; False when there is none (then drain inline)."""
     if _running is None:

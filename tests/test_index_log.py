@@ -1,0 +1,113 @@
+"""The index log: each index reads it from its own position, late commits are not skipped,
+pruning is safe, and writes do not touch the index inside the request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from kb import db
+from kb.models import Article, IndexTask
+from tests.test_search import api_search, slugs
+
+
+def article_id(app, slug: str) -> int:
+    with app.app_context():
+        return db.session().scalar(select(Article.id).where(Article.slug == slug))
+
+
+def test_a_change_committed_late_with_a_smaller_id_is_still_applied(app, make_article):
+    """On PostgreSQL an id is taken before commit, so a smaller id can appear after a larger
+    one has been read: the skipped id is kept as a gap and applied when it shows up."""
+    from kb.index import writer
+
+    make_article(slug="early", title="扫描仪驱动安装失败")
+    app.config["INDEX_ENABLED"] = False  # its index task will be written "late", by hand
+    make_article(slug="late", title="高拍仪驱动无法识别")
+    app.config["INDEX_ENABLED"] = True
+    late = article_id(app, "late")
+    with app.app_context():
+        s = db.session()
+        s.execute(IndexTask.__table__.delete().where(IndexTask.article_id == late))
+        top = s.scalar(select(func.max(IndexTask.id)))
+        s.add(IndexTask(id=top + 2, article_id=article_id(app, "early")))  # leaves top + 1
+        s.commit()
+        writer.drain()
+        assert writer.cursor_of() == top + 2
+    client = app.test_client()
+    assert api_search(client, q="高拍仪")["total"] == 0
+    with app.app_context():
+        s = db.session()
+        s.add(IndexTask(id=top + 1, article_id=late))  # the slow transaction commits now
+        s.commit()
+        writer.drain()
+    assert slugs(api_search(client, q="高拍仪")) == ["late"]
+
+
+def test_an_index_behind_the_pruned_log_is_reported_and_rebuilt(app, make_article, runner):
+    from kb.cli import cli
+    from kb.index import writer
+
+    make_article(slug="kept", title="打印机脱机的处理")
+    with app.app_context():
+        s = db.session()
+        # this node "was off": its cursor is before rows that are now older than the limit
+        s.execute(update(IndexTask).values(created_at=datetime.now(UTC) - timedelta(days=30)))
+        s.commit()
+        meta_cursor = writer.cursor_of()
+        s.add(IndexTask(article_id=article_id(app, "kept")))
+        s.commit()
+        assert writer.prune(7) > 0
+        assert s.scalar(select(func.count()).select_from(IndexTask)) == 1  # the recent row
+        assert writer.pruned_through(s) >= meta_cursor
+        writer.drain()  # a node that is up to date stays valid after pruning
+        assert writer.problem() is None
+        # a node whose cursor is before the pruned range must rebuild
+        folder = writer.root() / writer.current_name()
+        from kb.index import health
+
+        meta = health.read_meta(folder)
+        meta["cursor"] = 0
+        health.write_meta(folder, meta)
+        assert writer.problem().code == "behind"
+    verify = runner.invoke(cli, ["index", "verify"])
+    assert verify.exit_code == 1 and "日志已清理" in verify.output
+    assert runner.invoke(cli, ["index", "verify", "--repair"]).exit_code == 0
+    assert slugs(api_search(app.test_client(), q="打印机脱机")) == ["kept"]
+
+
+def test_a_vote_returns_while_the_index_is_locked_and_is_indexed_after(app, make_article):
+    """As in kb serve: the request commits and wakes the drainer thread; it never waits for
+    the index lock, which here another process holds for longer than a request may take."""
+    import time
+
+    from kb.index import drainer, health, writer
+
+    slug = make_article(slug="voted", title="无线网卡无法连接")
+    app.config["INDEX_LOCK_TIMEOUT"] = 60.0
+    with app.app_context():
+        before = writer.cursor_of()
+        base = writer.root()
+    drainer.start(app)
+    try:
+        with health.write_lock(base, 0) as held:
+            assert held
+            started = time.monotonic()
+            reply = app.test_client().post(
+                f"/api/v1/articles/{slug}/feedback", json={"helpful": True}
+            )
+            assert reply.status_code == 201
+            assert time.monotonic() - started < 2.0  # not the 60 s the drainer waits
+            with app.app_context():
+                assert writer.cursor_of() == before  # nothing written while locked
+            # the count shown in search results is the database's, at once
+            hit = api_search(app.test_client(), q="无线网卡")["results"][0]
+            assert hit["helpful"] == {"yes": 1, "no": 0}
+        deadline = time.monotonic() + 30
+        with app.app_context():
+            while writer.cursor_of() == before:
+                assert time.monotonic() < deadline, "the drainer did not apply the vote"
+                time.sleep(0.05)  # bounds the poll rate; the deadline decides
+    finally:
+        drainer.stop()
