@@ -73,8 +73,25 @@ def test_an_index_behind_the_pruned_log_is_reported_and_rebuilt(app, make_articl
         assert writer.problem().code == "behind"
     verify = runner.invoke(cli, ["index", "verify"])
     assert verify.exit_code == 1 and "日志已清理" in verify.output
+
     assert runner.invoke(cli, ["index", "verify", "--repair"]).exit_code == 0
     assert slugs(api_search(app.test_client(), q="打印机脱机")) == ["kept"]
+
+
+def test_pruning_never_empties_the_log(app, make_article):
+    """SQLite numbers a new row max(id) + 1: an emptied log would restart at ids every index
+    has read past, and no node would apply the next change."""
+    from kb.index import writer
+
+    make_article(slug="old-news", title="旧的打印机说明")
+    with app.app_context():
+        s = db.session()
+        s.execute(update(IndexTask).values(created_at=datetime.now(UTC) - timedelta(days=30)))
+        s.commit()
+        writer.prune(7)
+        assert s.scalar(select(func.count()).select_from(IndexTask)) == 1
+    make_article(slug="new-news", title="新的扫描仪说明")
+    assert slugs(api_search(app.test_client(), q="扫描仪")) == ["new-news"]
 
 
 def test_a_vote_returns_while_the_index_is_locked_and_is_indexed_after(app, make_article):

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 BATCH = 2000
 GAP_SECONDS = 600  # a transaction open longer than this is not waited for
 MAX_GAPS = 5000
+START_WINDOW = 100  # ids below the newest a still-committing transaction may hold
 PRUNED_KEY = "index_log_pruned_through"
 
 
@@ -222,11 +223,10 @@ def _start_position(s: Session) -> tuple[int, dict[str, float]]:
     """Where a new index starts reading the log: its highest id, and recent ids not (yet)
     visible — on PostgreSQL those may belong to transactions still committing."""
     top = s.scalar(select(func.max(IndexTask.id))) or 0
-    window = set(
-        s.scalars(select(IndexTask.id).where(IndexTask.id > top - 2000, IndexTask.id <= top))
-    )
+    low = max(1, top - START_WINDOW + 1)
+    window = set(s.scalars(select(IndexTask.id).where(IndexTask.id >= low, IndexTask.id <= top)))
     now = time.time()
-    gaps = {str(i): now for i in range(max(1, top - 1999), top + 1) if i not in window}
+    gaps = {str(i): now for i in range(low, top + 1) if i not in window}
     return top, gaps
 
 
@@ -372,7 +372,11 @@ def prune(days: int) -> int:
     cutoff = datetime.now(UTC) - timedelta(days=days)
     with db.fresh_session() as s:
         top = s.scalar(select(func.max(IndexTask.id)).where(IndexTask.created_at < cutoff))
-        if not top:
+        newest = s.scalar(select(func.max(IndexTask.id))) or 0
+        # Keep the newest row whatever its age: SQLite gives a new row max(id) + 1, so an
+        # emptied table would hand out ids that every index has already read past.
+        top = min(top or 0, newest - 1)
+        if top <= 0:
             return 0
         gone = s.execute(delete(IndexTask).where(IndexTask.id <= top)).rowcount or 0
         row = s.get(Setting, PRUNED_KEY)
