@@ -94,18 +94,20 @@ def test_pruning_never_empties_the_log(app, make_article):
     assert slugs(api_search(app.test_client(), q="扫描仪")) == ["new-news"]
 
 
-def test_a_vote_returns_while_the_index_is_locked_and_is_indexed_after(app, make_article):
-    """As in kb serve: the request commits and wakes the drainer thread; it never waits for
-    the index lock, which here another process holds for longer than a request may take."""
+def test_a_vote_never_waits_for_the_index_and_counts_show_at_once(app, make_article):
+    """As in kb serve: a vote commits and returns, even while another process holds the
+    index lock for longer than a request may take; the counts shown come from the database,
+    and the index's helpful sort column catches up in the background (sync_counts)."""
     import time
 
     from kb.index import drainer, health, writer
 
     slug = make_article(slug="voted", title="无线网卡无法连接")
+    make_article(slug="cable", title="无线网卡驱动安装")  # newer: first while votes tie
     app.config["INDEX_LOCK_TIMEOUT"] = 60.0
     with app.app_context():
-        before = writer.cursor_of()
         base = writer.root()
+        files = health.read_meta(base / writer.current_name())["files"]
     drainer.start(app)
     try:
         with health.write_lock(base, 0) as held:
@@ -115,16 +117,17 @@ def test_a_vote_returns_while_the_index_is_locked_and_is_indexed_after(app, make
                 f"/api/v1/articles/{slug}/feedback", json={"helpful": True}
             )
             assert reply.status_code == 201
-            assert time.monotonic() - started < 2.0  # not the 60 s the drainer waits
-            with app.app_context():
-                assert writer.cursor_of() == before  # nothing written while locked
-            # the count shown in search results is the database's, at once
-            hit = api_search(app.test_client(), q="无线网卡")["results"][0]
-            assert hit["helpful"] == {"yes": 1, "no": 0}
-        deadline = time.monotonic() + 30
-        with app.app_context():
-            while writer.cursor_of() == before:
-                assert time.monotonic() < deadline, "the drainer did not apply the vote"
-                time.sleep(0.05)  # bounds the poll rate; the deadline decides
+            assert time.monotonic() - started < 2.0  # not the 60 s an index writer may wait
+            hits = api_search(app.test_client(), q="无线网卡")["results"]
+            assert {h["slug"]: h["helpful"] for h in hits}["voted"] == {"yes": 1, "no": 0}
     finally:
         drainer.stop()
+    with app.app_context():
+        assert health.read_meta(base / writer.current_name())["files"] == files  # untouched
+    # the sort column still has the old counts until the background sync
+    top = api_search(app.test_client(), q="无线网卡", sort="helpful")["results"][0]
+    assert top["slug"] == "cable"
+    with app.app_context():
+        assert writer.sync_counts() == 1
+    top = api_search(app.test_client(), q="无线网卡", sort="helpful")["results"][0]
+    assert top["slug"] == "voted"

@@ -18,6 +18,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 3600.0
+COUNTS_EVERY = 60.0  # vote counts reach the index's sort column at most this late
 
 _running: Drainer | None = None
 
@@ -29,6 +30,7 @@ class Drainer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._next_prune = time.monotonic() + 60.0
+        self._next_counts = time.monotonic() + COUNTS_EVERY
         self.thread = threading.Thread(target=self._loop, name="kb-index-drainer", daemon=True)
 
     def start(self) -> None:
@@ -62,6 +64,9 @@ class Drainer:
             writer.repair(found)  # returns at once when another process is on it
             return
         writer.drain()
+        if time.monotonic() >= self._next_counts:
+            self._next_counts = time.monotonic() + COUNTS_EVERY
+            writer.sync_counts()
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY
             gone = writer.prune(int(self.app.config["INDEX_LOG_DAYS"]))

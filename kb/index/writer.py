@@ -43,7 +43,7 @@ from kb import db
 from kb.index import health
 from kb.index.health import POINTER, Problem
 from kb.index.schema import INDEX_SCHEMA_VERSION, document_for, indexable, make_schema
-from kb.models import Article, IndexTask, Setting
+from kb.models import Article, Feedback, IndexTask, Setting
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +83,19 @@ def _lock_timeout() -> float:
     return float(current_app.config.get("INDEX_LOCK_TIMEOUT", 30.0))
 
 
-def _record(folder: Path, cursor: int, gaps: dict[str, float]) -> None:
+def _record(
+    folder: Path, cursor: int, gaps: dict[str, float], counts_synced: str | None = None
+) -> None:
     """Write kb-index.json after a commit, under the write lock (see health.write_lock)."""
+    if counts_synced is None:
+        counts_synced = (health.read_meta(folder) or {}).get("counts_synced")
     health.write_meta(
         folder,
         {
             "schema": INDEX_SCHEMA_VERSION,
             "cursor": cursor,
             "gaps": gaps,
+            "counts_synced": counts_synced or datetime.now(UTC).isoformat(),
             "files": health.file_sizes(folder),
             "updated": datetime.now(UTC).isoformat(timespec="seconds"),
         },
@@ -201,6 +206,41 @@ def drain(s: Session | None = None) -> int:
             applied += len(ids)
 
 
+def sync_counts() -> int:
+    """Rewrite the documents of articles voted on since the last sync (the ``helpful`` sort
+    column); returns how many. Run by the drainer about once a minute: votes never make an
+    index commit of their own, so they do not invalidate every worker's search caches."""
+    base = root()
+    name = current_name(base)
+    if name is None or health.repairing(base):
+        return 0
+    folder = base / name
+    with health.write_lock(base, _lock_timeout()) as held:
+        if not held or current_name(base) != name:
+            return 0
+        meta = health.read_meta(folder)
+        if meta is None:
+            return 0
+        since = datetime.fromisoformat(meta.get("counts_synced") or datetime.now(UTC).isoformat())
+        now = datetime.now(UTC)
+        with db.fresh_session() as s:
+            ids = set(
+                s.scalars(select(Feedback.article_id).where(Feedback.updated_at > since).distinct())
+            )
+            if ids:
+                writer = whoosh_index.open_dir(str(folder)).writer(
+                    timeout=_lock_timeout(), compound=False
+                )
+                try:
+                    _apply(writer, s, ids)
+                    writer.commit()
+                except BaseException:
+                    writer.cancel()
+                    raise
+        _record(folder, int(meta.get("cursor", 0)), meta.get("gaps") or {}, now.isoformat())
+        return len(ids)
+
+
 def drain_quietly() -> None:
     """Drain; a failure is logged and left to the next drain, never raised."""
     try:
@@ -251,6 +291,7 @@ def _rebuild_locked(base: Path, procs: int = 1) -> dict[str, Any]:
         # The log position first, the articles after: anything committed later has a larger
         # id and is applied by the drain that follows (no snapshot needed across statements).
         cursor, gaps = _start_position(rs)
+        counts_from = datetime.now(UTC).isoformat()  # votes after this: the next sync_counts
         rs.rollback()
         ix = whoosh_index.create_in(str(folder), make_schema())
         # compound=False for the parallel writer too: a compound segment makes every later
@@ -267,7 +308,7 @@ def _rebuild_locked(base: Path, procs: int = 1) -> dict[str, Any]:
         except BaseException:
             writer.cancel()
             raise
-        _record(folder, cursor, gaps)
+        _record(folder, cursor, gaps, counts_from)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
