@@ -138,13 +138,21 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + 120
+        url = self.base + "/api/v1/search?q=" + urllib.parse.quote("打印机")
         while True:
             if self.process.poll() is not None:
                 raise SystemExit(self.log_path.read_text(encoding="utf-8"))
             try:
-                with urllib.request.urlopen(self.base + "/api/v1/search?q=打印机", timeout=5):
-                    break
+                with urllib.request.urlopen(url, timeout=5):
+                    return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline:
                     raise SystemExit("kb serve did not answer in 120 s") from None

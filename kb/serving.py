@@ -175,11 +175,14 @@ class KbWorker(_ThreadWorker):  # type: ignore[misc,valid-type]
     def handle(self, conn: Any) -> Any:
         # Peek at the request line (MSG_PEEK leaves it for the parser): when the parser then
         # refuses the request it no longer knows the path, and /api/ must still get JSON.
-        try:
-            if not conn.initialized and not conn.data_ready:
-                from gunicorn.workers.gthread import DEFAULT_WORKER_DATA_TIMEOUT
+        from gunicorn.workers import gthread
 
-                conn.wait_for_data(DEFAULT_WORKER_DATA_TIMEOUT)
+        # what the parent does first, so that the peek below sees the request line; no data
+        # yet: back to the poller, as the parent does
+        waiting = not conn.initialized and not conn.data_ready
+        if waiting and not conn.wait_for_data(gthread.DEFAULT_WORKER_DATA_TIMEOUT):
+            return gthread._DEFER
+        try:
             self._head.raw = conn.sock.recv(2048, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except (OSError, AttributeError):
             self._head.raw = b""
