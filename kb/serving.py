@@ -104,24 +104,30 @@ def _waitress_classes(app: Flask) -> tuple[type, type]:
             self.status = f"{status} {REASONS.get(status, error.reason)}"
             self.response_headers.extend(h for h in headers if h[0].lower() != "content-length")
             self.set_close_on_finish()
+            self.channel.refused = True
             self.content_length = len(body)
             self.write(body)
 
     class KbChannel(HTTPChannel):  # type: ignore[misc]
         error_task_class = KbErrorTask
 
+        refused = False  # set by KbErrorTask: only a refused request may leave bytes unread
+
         def handle_close(self) -> None:
             # Closing with unread request bytes (the rest of a refused 100 KB URL) makes the
             # kernel send RST, and the client loses the answer it was sent: say we are done
             # writing, and discard what has already arrived (never blocking the loop).
-            try:
-                self.socket.shutdown(socket.SHUT_WR)
-                self.socket.setblocking(False)
-                for _ in range(64):
-                    if not self.socket.recv(65536):
-                        break
-            except OSError:
-                pass
+            sock = self.socket
+            if self.refused and sock is not None:
+                self.refused = False
+                try:
+                    sock.shutdown(socket.SHUT_WR)
+                    sock.setblocking(False)
+                    for _ in range(64):
+                        if not sock.recv(65536):
+                            break
+                except OSError:
+                    pass
             super().handle_close()
 
     return KbErrorTask, KbChannel

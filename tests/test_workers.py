@@ -157,6 +157,10 @@ def test_requests_the_server_refuses_get_kbs_own_answer(data_dir: Path, workers:
             assert '<html lang="zh-CN">' in page and "广西信创服务保障知识库" in page
         if workers == "1":
             assert headers["server"] == "waitress"
+        # and the server goes on serving
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as reply:
+            assert reply.status == 200
+        assert _process.poll() is None
 
 
 def vote(port: int, slug: str) -> int:
