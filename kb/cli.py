@@ -435,6 +435,25 @@ def index_group() -> None:
     pass
 
 
+@index_group.command(
+    "drain", help="应用索引变更日志；索引损坏或过期时重建（服务的后台线程也会自动执行）"
+)
+@with_app
+def index_drain() -> None:
+    from kb.index import writer
+
+    found = writer.problem()
+    if found is not None:
+        click.echo(f"搜索索引不可用：{found.message}，正在重建…")
+        if not writer.repair(found):
+            click.echo("另一个进程正在重建索引。")
+            return
+        click.echo("索引已重建。")
+        return
+    applied = writer.drain()
+    click.echo(f"已应用索引变更：{applied} 篇文章。")
+
+
 @index_group.command("verify", help="比对数据库与索引；--repair 修复差异。一致时退出码 0，有差异 1")
 @click.option("--repair", is_flag=True, help="修复发现的差异")
 @with_app
@@ -473,3 +492,7 @@ def index_verify(repair: bool) -> None:
         click.echo("已修复。" if after.ok else "修复后仍有差异，请运行 kb reindex。")
         sys.exit(0 if after.ok else 1)
     sys.exit(1)
+
+
+if __name__ == "__main__":  # python -m kb.cli (the index drainer's child process)
+    main()

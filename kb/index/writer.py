@@ -241,6 +241,15 @@ def sync_counts() -> int:
         return len(ids)
 
 
+def backlog() -> int:
+    """How many log rows this index has not applied (0 without an index)."""
+    cursor = cursor_of()
+    if cursor is None:
+        return 0
+    with db.fresh_session() as s:
+        return s.scalar(select(func.count()).where(IndexTask.id > cursor)) or 0
+
+
 def drain_quietly() -> None:
     """Drain; a failure is logged and left to the next drain, never raised."""
     try:
