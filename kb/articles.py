@@ -37,6 +37,12 @@ class SubmissionBlocked(KbError):
     code = "check_failed"
 
 
+class EditConflict(Conflict):
+    """A save started from a revision that is no longer the newest one (issue 9, point 8)."""
+
+    code = "edit_conflict"
+
+
 @dataclass
 class Page:
     items: list[Article]
@@ -197,9 +203,17 @@ def save(
     message: str = "",
     max_bytes: int = 200 * 1024,
     resolves_request_id: int | None = None,
+    base_revision: int | None = None,
 ) -> Revision:
-    """Save a new working revision. A published article stays online unchanged meanwhile."""
+    """Save a new working revision. A published article stays online unchanged meanwhile.
+
+    ``base_revision`` is the number of the revision the author started from; when another
+    revision has been saved since, nothing is saved and ``EditConflict`` says which one is
+    current. Without it (older API clients) the save goes through as before.
+    """
     policy.require(actor, Action.EDIT, article)
+    if base_revision is not None:
+        check_base(article, base_revision)
     _check_size(draft, max_bytes)
     if draft.slug and draft.slug != article.slug:
         raise Invalid(
@@ -221,6 +235,19 @@ def save(
         _set_face(article, draft)
     audit.record(s, actor, "article.edit", "article", article.slug, revision=revision.number)
     return revision
+
+
+def check_base(article: Article, base_revision: int) -> None:
+    """Refuse a save that did not start from the article's current revision."""
+    current = article.review_revision
+    if current is None or current.number == base_revision:
+        return
+    raise EditConflict(
+        f"保存失败：您的修改基于修订 {base_revision}，但{current.author_name}已在此之后保存了"
+        f"修订 {current.number}。请先查看两者的差异，再决定是否以您的内容为准重新保存。",
+        fields={"base_revision": f"当前修订为 {current.number}"},
+        extra={"current_revision": current.number, "base_revision": base_revision},
+    )
 
 
 def check_revision(s: Session, article: Article, revision: Revision) -> Report:
@@ -478,10 +505,13 @@ def revision(s: Session, article: Article, number: int) -> Revision:
 def diff(s: Session, actor: Any, article: Article, old: int, new: int) -> list[tuple[str, str]]:
     """Line diff of two revisions' sources: (kind, line) with kind in ' ', '+', '-', '@'."""
     policy.require(actor, Action.READ_WORK, article)
-    a = revision(s, article, old).source.splitlines()
-    b = revision(s, article, new).source.splitlines()
+    return diff_text(revision(s, article, old).source, revision(s, article, new).source)
+
+
+def diff_text(old: str, new: str) -> list[tuple[str, str]]:
+    """Line diff of two texts, as ``diff`` gives it (templates/_diff.html shows it)."""
     lines: list[tuple[str, str]] = []
-    for line in difflib.unified_diff(a, b, f"修订 {old}", f"修订 {new}", lineterm="", n=3):
+    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=3):
         if line.startswith(("---", "+++")):
             continue
         kind = line[:1] if line[:1] in "+-@ " else " "

@@ -60,18 +60,21 @@ def with_app(func: Callable[..., Any] | None = None, **config: Any) -> Any:
         app = make_app(**config)
         # index work of the command's own commits happens once, at its end (see kb.index)
         app.config["INDEX_DRAIN"] = "deferred"
-        with app.app_context():
-            if config.get("SCHEMA_CHECK", True):  # not before `kb db upgrade` has run
-                _catch_up()  # what a killed command left unapplied in the index log
-            try:
-                return func(*args, **kwargs)
-            except KbError as err:
-                click.echo(f"错误：{err.message}", err=True)
-                for name, message in err.fields.items():
-                    click.echo(f"  {name}: {message}", err=True)
-                sys.exit(1)
-            finally:
-                _catch_up()
+        try:
+            with app.app_context():
+                if config.get("SCHEMA_CHECK", True):  # not before `kb db upgrade` has run
+                    _catch_up()  # what a killed command left unapplied in the index log
+                try:
+                    return func(*args, **kwargs)
+                except KbError as err:
+                    click.echo(f"错误：{err.message}", err=True)
+                    for name, message in err.fields.items():
+                        click.echo(f"  {name}: {message}", err=True)
+                    sys.exit(1)
+                finally:
+                    _catch_up()
+        finally:
+            app.extensions["kb_engine"].dispose()
 
     return wrapper
 
@@ -207,6 +210,7 @@ def _print_import(results: list[Any], quiet: bool = False) -> bool:
         "created": "新建",
         "revised": "新修订",
         "unchanged": "未变化",
+        "kept": "保留现有修订",
         "draft": "存为草稿",
         "failed": "失败",
     }
@@ -229,7 +233,11 @@ def _print_import(results: list[Any], quiet: bool = False) -> bool:
 @cli.command("import", help="导入 Markdown 文件或目录（front matter + 正文）")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--enterprise", "enterprise", default=None, help="所属入围企业代码")
-@click.option("--publish", is_flag=True, help="通过内容检查的文章直接发布")
+@click.option(
+    "--publish",
+    is_flag=True,
+    help="通过内容检查的文章直接发布（不加时，已发布文章的新内容提交审核，不影响线上版本）",
+)
 @click.option("--force", is_flag=True, help="与 --publish 合用：有错误的文章也发布（记入审计日志）")
 @with_app
 def import_cmd(paths: tuple[str, ...], enterprise: str | None, publish: bool, force: bool) -> None:
@@ -266,6 +274,83 @@ def db_current() -> None:
     click.echo(f"数据库结构版本：{found.current or '无'}；程序需要：{found.head}")
     click.echo(found.message)
     sys.exit(0 if found.kind == "current" else 1)
+
+
+@cli.command("backup", help="把数据库和数据目录中的密钥备份到新目录 PATH（服务运行中也可备份）")
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@with_app(SCHEMA_CHECK=False)
+def backup_cmd(path: Path) -> None:
+    from flask import current_app
+
+    from kb import backup, db
+
+    result = backup.backup(db.engine(), Path(current_app.config["DATA_DIR"]), path)
+    manifest = result.manifest
+    counts = manifest["counts"]
+    click.echo(f"已备份到 {result.path}")
+    click.echo(
+        f"数据库：{manifest['database']}，结构版本 {manifest['schema_revision']}，"
+        f"文章 {counts.get('article', 0)} 篇，修订 {counts.get('revision', 0)} 个，"
+        f"用户 {counts.get('user', 0)} 个"
+    )
+    click.echo("文件：" + "、".join(manifest["files"] + [backup.MANIFEST]))
+
+
+@cli.command("restore", help="从 kb backup 的备份目录恢复到空的数据目录（并重建搜索索引）")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def restore_cmd(path: Path) -> None:
+    from kb import backup, db, schema_version
+
+    # Look at the target without creating a secret key in it (the backup brings its own).
+    probe = make_app(SCHEMA_CHECK=False, SECRET_KEY="restore-probe")
+    data_dir = Path(probe.config["DATA_DIR"])
+    engine = probe.extensions["kb_engine"]
+    try:
+        manifest = backup.read_manifest(path)
+        present = backup.data_dir_in_use(data_dir)
+        if present:
+            raise backup.BackupError(
+                f"数据目录 {data_dir} 不是空的（已有 {'、'.join(present[:5])}），"
+                "恢复只能在空的数据目录中进行：请设置 KB_DATA_DIR 指向一个新目录。"
+            )
+        if engine.dialect.name != "sqlite" and not backup.database_is_empty(engine):
+            raise backup.BackupError(
+                f"目标数据库 {backup.database_url_for_display(engine)} 不是空的，"
+                "恢复只能在空数据库中进行。"
+            )
+        backup.restore_files(path, data_dir)
+        backup.restore_database(engine, path, manifest)
+    except KbError as err:
+        click.echo(f"错误：{err.message}", err=True)
+        sys.exit(1)
+    finally:
+        engine.dispose()
+
+    app = make_app(SCHEMA_CHECK=False)
+    try:
+        with app.app_context():
+            _upgrade()
+            from kb.index import writer
+
+            info = writer.rebuild()
+            counts = backup.counts_of(db.engine())
+            wrong = {
+                name: (count, counts.get(name))
+                for name, count in manifest["counts"].items()
+                if counts.get(name) != count
+            }
+            if wrong:
+                click.echo(f"错误：恢复后的行数与备份清单不符：{wrong}", err=True)
+                sys.exit(1)
+            state = schema_version.state(db.engine())
+    finally:
+        app.extensions["kb_engine"].dispose()
+    click.echo(f"已从 {path} 恢复到 {data_dir}（备份时间 {manifest['created_at']}）")
+    click.echo(
+        f"文章 {counts.get('article', 0)} 篇，修订 {counts.get('revision', 0)} 个，"
+        f"用户 {counts.get('user', 0)} 个；结构版本 {state.current}；"
+        f"搜索索引已重建（{info['documents']} 篇）"
+    )
 
 
 @cli.group("token", help="API 令牌")

@@ -1,24 +1,26 @@
 """Import article files and folders: front matter → checker → articles, one report line per file.
 
 Never all-or-nothing: each file commits on its own, a bad file is reported with its reason and
-the rest still import. Re-importing a slug adds a revision (or nothing, if unchanged).
+the rest still import. Re-importing a file adds nothing when it is unchanged since its last
+import, never overwrites a newer revision, and stages a changed published article for review.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb import articles as ops
 from kb import audit, frontmatter
 from kb.checker import check, import_context
 from kb.errors import KbError
-from kb.models import Article, Organisation
+from kb.models import Article, Organisation, Revision
 
 MAX_FILE_BYTES = 200 * 1024
 
@@ -26,7 +28,7 @@ MAX_FILE_BYTES = 200 * 1024
 @dataclass
 class FileResult:
     path: str
-    outcome: str  # created | revised | unchanged | draft | failed
+    outcome: str  # created | revised | unchanged | kept | draft | failed
     slug: str | None = None
     message: str = ""
     findings: list[dict[str, Any]] = field(default_factory=list)
@@ -51,6 +53,39 @@ def _read(path: Path) -> str:
         raise KbError("文件不是 UTF-8 编码") from None
 
 
+def content_hash(draft: frontmatter.ArticleDraft) -> str:
+    """The hash of a file's normalised source (slug and enterprise filled in), as stored."""
+    return hashlib.sha256(draft.source().encode("utf-8")).hexdigest()
+
+
+def _last_import(s: Session, article: Article, source: str) -> int | None:
+    """The revision number of the article's last import.
+
+    Recorded on the article since migration 0002; for articles imported before, the newest
+    revision with exactly this file's text, else the newest one the system wrote.
+    """
+    if article.imported_revision is not None:
+        return article.imported_revision
+    revisions = list(
+        s.scalars(
+            select(Revision)
+            .where(Revision.article_id == article.id)
+            .order_by(Revision.number.desc())
+        )
+    )
+    for revision in revisions:
+        if revision.source == source:
+            return revision.number
+    for revision in revisions:
+        if revision.author_id is None:
+            return revision.number
+    return None
+
+
+def _newest_number(s: Session, article: Article) -> int:
+    return s.scalar(select(func.max(Revision.number)).where(Revision.article_id == article.id)) or 0
+
+
 def import_file(
     s: Session,
     actor: Any,
@@ -61,6 +96,14 @@ def import_file(
     force: bool,
     known_slugs: set[str],
 ) -> FileResult:
+    """Import one file. Restarts and re-imports never change content behind anyone's back:
+
+    - a file unchanged since its last import adds nothing;
+    - a changed file over an article that has a newer revision than that import (an editor's
+      edit, approved or not) is skipped and reported, never overwritten;
+    - a changed file over a published article is staged as a revision submitted for review,
+      unless ``publish`` (then it is published, after the checker, as on creation).
+    """
     text = _read(path)
     draft = frontmatter.parse(text)
     draft.slug = draft.slug or path.stem.lower()
@@ -71,23 +114,53 @@ def import_file(
     if article is not None and article.owner_id != owner.id:
         raise KbError(f"标识“{draft.slug}”已属于其他企业（{article.owner.code}），不能覆盖")
     draft.enterprise = owner.code
-    unchanged = article is not None and article.review_revision.source == draft.source()
-    if unchanged and (not publish or article.working_revision is None):
-        return FileResult(str(path), "unchanged", draft.slug, "内容未变化")
+    digest = content_hash(draft)
+    staged = False
     if article is None:
         article = ops.create(s, actor, draft, owner=owner, message=f"导入 {path.name}")
         outcome = "created"
-    elif unchanged:
-        outcome = "unchanged"
     else:
-        if article.status == "published" and article.pending == "submitted":
-            article.working_revision.state = "superseded"
-            article.pending = "draft"
-        elif article.status == "submitted":
-            article.status = "draft"
-        ops.save(s, actor, article, draft, message=f"导入 {path.name}")
-        outcome = "revised"
+        last = _last_import(s, article, draft.source())
+        newest = _newest_number(s, article)
+        working = article.working_revision
+        if article.imported_hash == digest or (
+            article.imported_hash is None and article.review_revision.source == draft.source()
+        ):
+            article.imported_hash, article.imported_revision = digest, last
+            # publishing what an earlier import left unpublished is still allowed
+            if not (publish and working is not None and working.number == last):
+                return FileResult(str(path), "unchanged", draft.slug, "内容未变化")
+            outcome = "unchanged"
+        elif last is not None and newest > last:
+            return FileResult(
+                str(path),
+                "kept",
+                draft.slug,
+                f"文章在上次导入（修订 {last}）之后已有更新的修订 {newest}，未覆盖；"
+                "如需采用文件内容，请在网页上编辑",
+            )
+        else:
+            # the import's own earlier revision still waiting for review is replaced
+            if article.status == "published" and article.pending == "submitted":
+                working.state = "superseded"
+                article.pending = "draft"
+            elif article.status == "submitted":
+                article.status = "draft"
+            ops.save(s, actor, article, draft, message=f"导入 {path.name}")
+            outcome = "revised"
+            staged = article.status == "published" and not publish
+    article.imported_hash = digest
+    article.imported_revision = article.review_revision.number
     result = FileResult(str(path), outcome, article.slug)
+    if staged:
+        try:
+            report = ops.submit(s, actor, article)
+            result.findings = report.as_dicts()
+            result.message = "已提交审核，审核通过后替换线上版本"
+        except ops.SubmissionBlocked as err:
+            result.findings = err.extra.get("findings", [])
+            result.message = "内容检查有错误，保留为草稿，未提交审核"
+        return result
     if publish:
         report = check(text, import_context(s, known_slugs, article.slug, path.parent))
         result.findings = report.as_dicts()

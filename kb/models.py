@@ -147,6 +147,11 @@ class Article(Base):
     )
     helpful_yes: Mapped[int] = mapped_column(Integer, default=0)
     helpful_no: Mapped[int] = mapped_column(Integer, default=0)
+    # `kb import`: the file content last imported into this article (sha256 of its normalised
+    # source) and the revision that import made, so an unchanged file adds nothing and a
+    # changed one never overwrites a revision written after it (issue 9, point 1).
+    imported_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    imported_revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     owner: Mapped[Organisation] = relationship(lazy="joined")
     published_revision: Mapped[Revision | None] = relationship(

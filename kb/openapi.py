@@ -60,7 +60,11 @@ def spec() -> dict[str, Any]:
         "/articles/{slug}": {
             "get": _op("文章元数据、Markdown、HTML 与修订号", params=[slug, "revision"]),
             "put": _op(
-                "保存新的工作修订", params=[slug, "resolves"], body="text/markdown", auth=True
+                "保存新的工作修订；base_revision 为编辑所基于的修订号，"
+                "之后已有更新的修订时答复 409 edit_conflict（含 current_revision）",
+                params=[slug, "resolves", "base_revision"],
+                body="text/markdown",
+                auth=True,
             ),
         },
         "/articles/{slug}/revisions": {"get": _op("修订历史", params=[slug], auth=True)},

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +70,11 @@ def _cheap_password_hashes() -> Iterator[None]:
 
 # ---- the database under test: SQLite by default, PostgreSQL with KB_TEST_DATABASE_URL --------
 
+# pytest imports this file as ``conftest`` while test modules import ``tests.conftest``: one
+# module under both names, so the registry of test databases below exists once.
+sys.modules.setdefault("tests.conftest", sys.modules[__name__])
+sys.modules.setdefault("conftest", sys.modules[__name__])
+
 PG_URL = os.environ.get("KB_TEST_DATABASE_URL") or None
 ON_POSTGRES = bool(PG_URL)
 _pg_databases: dict[str, str] = {}  # data folder -> database name
@@ -125,15 +131,73 @@ def database_url(data_dir: Path) -> str:
         return f"sqlite:///{Path(data_dir) / 'kb.sqlite3'}"
     key = str(Path(data_dir).resolve())
     if key not in _pg_databases:
-        from sqlalchemy import text
+        if _pg_free:  # a used copy emptied again: a third of the time of a new copy
+            name = _pg_free.pop()
+        else:
+            from sqlalchemy import text
 
-        name = f"kb_t{os.getpid()}_{next(_pg_numbers)}"
-        admin = _pg_admin()
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {_pg_template_name()}"))
-        admin.dispose()
+            name = f"kb_t{os.getpid()}_{next(_pg_numbers)}"
+            admin = _pg_admin()
+            with admin.connect() as conn:
+                conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {_pg_template_name()}"))
+            admin.dispose()
+            _pg_reusable.add(name)
         _pg_databases[key] = name
     return _pg_url(_pg_databases[key])
+
+
+def _empty_again(name: str) -> bool:
+    """Empty a used copy of the template for the next test, if it still has the template's
+    schema; False when it must be dropped instead."""
+    from sqlalchemy import create_engine, inspect, text
+
+    from kb import schema_version
+
+    engine = create_engine(_pg_url(name), poolclass=_null_pool())
+    try:
+        with engine.begin() as conn:
+            # a server subprocess a test killed may have left a session behind
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            if list(version) != [schema_version.head()]:
+                return False
+            tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+            if set(tables) != _pg_template_tables():
+                return False
+            conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+            conn.execute(
+                text(
+                    "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+                )
+            )
+        return True
+    except Exception:  # anything odd: drop it, a fresh copy is always right
+        return False
+    finally:
+        engine.dispose()
+
+
+_pg_free: list[str] = []
+_pg_reusable: set[str] = set()
+_pg_tables: list[set[str]] = []
+
+
+def _pg_template_tables() -> set[str]:
+    if not _pg_tables:
+        from sqlalchemy import create_engine, inspect
+
+        engine = create_engine(_pg_url(_pg_template_name()), poolclass=_null_pool())
+        with engine.connect() as conn:
+            _pg_tables.append(
+                {t for t in inspect(conn).get_table_names() if t != "alembic_version"}
+            )
+        engine.dispose()
+    return _pg_tables[0]
 
 
 def empty_database_url(data_dir: Path) -> str:
@@ -157,6 +221,10 @@ def drop_database(data_dir: Path) -> None:
     name = _pg_databases.pop(str(Path(data_dir).resolve()), None)
     if name is None:
         return
+    if name in _pg_reusable and _empty_again(name):
+        _pg_free.append(name)
+        return
+    _pg_reusable.discard(name)
     from sqlalchemy import text
 
     admin = _pg_admin()
@@ -242,8 +310,9 @@ def app_config(tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def app(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
-    for key in ("KB_DATA_DIR", "KB_DATABASE_URL", "KB_PORT"):
-        monkeypatch.delenv(key, raising=False)
+    # The environment names this app's folder and database, so a ``kb`` command run by the
+    # test (``runner``, requested before or after ``app``) works on the same data.
+    _point_env_at(Path(app_config["DATA_DIR"]), monkeypatch)
     application = create_app(app_config)
     populate(application)
     yield application
@@ -360,11 +429,15 @@ def make_article(app: Flask) -> Callable[..., str]:
 @pytest.fixture
 def runner(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """A CLI runner whose ``kb`` commands use the same data folder as ``app``."""
-    for key, value in kb_env(Path(app_config["DATA_DIR"]), {}).items():
-        monkeypatch.setenv(key, value)
-    if not ON_POSTGRES:
-        monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    _point_env_at(Path(app_config["DATA_DIR"]), monkeypatch)
     return CliRunner()
+
+
+def _point_env_at(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KB_PORT", raising=False)
+    monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    for key, value in kb_env(data_dir, {}).items():
+        monkeypatch.setenv(key, value)
 
 
 def get_article(app: Flask, slug: str) -> Article:

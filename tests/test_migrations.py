@@ -132,6 +132,15 @@ def test_models_and_migrations_agree(engine):
 def test_a_baseline_database_with_real_rows_upgrades_and_reads_back(engine, data_dir, monkeypatch):
     schema_version.upgrade(engine, schema_version.BASELINE)
     load_world(engine)
+    env = kb_env(data_dir)
+    env["KB_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+    serve = subprocess.run(
+        [KB, "serve", "--port", "1"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert serve.returncode == 2, serve.stdout + serve.stderr
+    assert f"数据库结构版本（{schema_version.BASELINE}）落后于程序" in serve.stderr
+    assert "请先运行 kb db upgrade" in serve.stderr and "Traceback" not in serve.stderr
+
     runner = cli_env(data_dir, engine, monkeypatch)
     upgraded = runner.invoke(cli, ["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output

@@ -120,7 +120,8 @@ def _draft_from_request() -> frontmatter.ArticleDraft:
         body = data.get("markdown", "")
         if not isinstance(body, str):
             raise Invalid("markdown 应为文字", fields={"markdown": "应为文字"})
-        return frontmatter.validate_meta({k: v for k, v in data.items() if k != "markdown"}, body)
+        meta = {k: v for k, v in data.items() if k not in ("markdown", "base_revision")}
+        return frontmatter.validate_meta(meta, body)
     raw = request.get_data(cache=True)
     try:
         text = raw.decode("utf-8")
@@ -192,6 +193,7 @@ def update_article(slug: str):  # type: ignore[no-untyped-def]
     article = ops.get(s, user, slug)
     policy.require(user, Action.EDIT, article)
     draft = _draft_from_request()
+    base = _base_revision()
     resolves = int_arg("resolves", 0, 0, 2**31) or None
     if resolves is not None:
         from kb import feedback
@@ -205,9 +207,24 @@ def update_article(slug: str):  # type: ignore[no-untyped-def]
         message=request.args.get("message", ""),
         max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
         resolves_request_id=resolves,
+        base_revision=base,
     )
     ops.commit(s)
     return jsonify(article_json(article, revision, full=True))
+
+
+def _base_revision() -> int | None:
+    """``base_revision`` from the query string or the JSON body: the revision the client
+    edited. Absent (older clients): no conflict check."""
+    raw: Any = request.args.get("base_revision")
+    if raw is None and (request.mimetype or "") == "application/json":
+        data = body_json()
+        raw = data.get("base_revision") if isinstance(data, dict) else None
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not str(raw).isdigit() or not 0 < int(raw) < 2**31:
+        raise Invalid("base_revision 应为修订号（正整数）", fields={"base_revision": "应为正整数"})
+    return int(raw)
 
 
 def _reason() -> str:

@@ -107,6 +107,32 @@ def _form_again(article: Any, err: KbError):  # type: ignore[no-untyped-def]
     )
 
 
+def _conflict(article: Any, draft: ArticleDraft, err: ops.EditConflict):  # type: ignore[no-untyped-def]
+    """Someone saved a newer revision meanwhile: keep the author's text in the form and show
+    how it differs from the current revision; saving again (now based on the current one)
+    is the author's informed choice."""
+    current = article.review_revision
+    draft.slug = article.slug
+    draft.enterprise = article.owner.code
+    values = _form_values(form_meta(), request.form.get("markdown", ""))
+    return (
+        render_template(
+            "editor/edit.html",
+            article=article,
+            revision=current,
+            values=values,
+            errors={},
+            message=err.message,
+            conflict={
+                "current": current,
+                "base": err.extra["base_revision"],
+                "diff": ops.diff_text(current.source, draft.source()),
+            },
+        ),
+        err.status,
+    )
+
+
 @bp.route("/<slug>/edit", methods=["GET", "POST"])
 def edit(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
@@ -138,8 +164,12 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
             message=request.form.get("message", ""),
             max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
             resolves_request_id=resolves,
+            base_revision=request.form.get("base_revision", type=int),
         )
         ops.commit(s)
+    except ops.EditConflict as err:
+        s.rollback()
+        return _conflict(article, draft, err)
     except KbError as err:
         s.rollback()
         return _form_again(article, err)

@@ -1,7 +1,7 @@
 """rate limit counters shared by every worker and node (kb.ratelimit)
 
-Revision ID: 0002_rate_limit_counter
-Revises: 0001_baseline
+Revision ID: 0003_rate_limit_counter
+Revises: 0002_article_import
 Create Date: 2026-12-07 20:57:47.591208
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_rate_limit_counter"
-down_revision = "0001_baseline"
+revision = "0003_rate_limit_counter"
+down_revision = "0002_article_import"
 branch_labels = None
 depends_on = None
 
