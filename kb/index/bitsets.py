@@ -32,6 +32,7 @@ class DocSets:
         self._nbytes = (self.size + 7) // 8
         self._terms: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._lock = threading.Lock()
+        self._read = threading.RLock()  # held while reading through the shared reader
         self.live = self._from_ids(self.reader.all_doc_ids())
         self._facets: dict[str, dict[str, int]] = {}
         self._idf: dict[tuple[str, str, str], Any] = {}
@@ -51,7 +52,8 @@ class DocSets:
                 self._terms.move_to_end(key)
                 return found
         try:
-            bits = self._from_ids(self.reader.postings(field, text).all_ids()) & self.live
+            with self._read:  # one reader, many threads: its files are not thread-safe
+                bits = self._from_ids(self.reader.postings(field, text).all_ids()) & self.live
         except TermNotFound:
             bits = 0
         with self._lock:
@@ -76,7 +78,9 @@ class DocSets:
             cached = self._facets.get(field)
         if cached is None:
             cached = {}
-            for raw in self.reader.lexicon(field):
+            with self._read:
+                values = list(self.reader.lexicon(field))
+            for raw in values:
                 value = raw.decode("utf-8")
                 bits = self.term(field, value)
                 if bits:
@@ -115,13 +119,16 @@ class DocSets:
             found = self._idf.get(key)
         if found is None:
             length = self.reader.doc_field_length
-            values = np.fromiter(
-                (length(d, field, 0) for d in range(self.size)), dtype=np.float32, count=self.size
-            )
-            found = (
-                values,
-                float(self.reader.field_length(field)) / max(1, self.reader.doc_count()),
-            )
+            with self._read:
+                values = np.fromiter(
+                    (length(d, field, 0) for d in range(self.size)),
+                    dtype=np.float32,
+                    count=self.size,
+                )
+                found = (
+                    values,
+                    float(self.reader.field_length(field)) / max(1, self.reader.doc_count()),
+                )
             with self._lock:
                 self._idf[key] = found  # type: ignore[assignment]
         return found  # type: ignore[return-value]

@@ -125,10 +125,10 @@ def _track(old: Any | None, new: Any | None) -> None:
 
 
 def _forget_mine() -> None:
-    entry = getattr(_local, "entry", None)
-    if entry is not None:
-        _track(entry[1], None)
-        _local.entry = None
+    """Open a fresh searcher on this thread's next call. The old one is not closed here: the
+    shared document sets of its generation (kb.index.bitsets) may read through its reader;
+    close_all() releases it."""
+    _local.entry = None
 
 
 def close_all() -> None:
