@@ -103,8 +103,8 @@ def searcher() -> Any:
     # segments opens in well under a millisecond.
     try:
         fresh = writer.open_current(base).searcher()
-    except Exception:
-        log.exception("search index %s cannot be opened", name)
+    except Exception as exc:  # damaged: expected, repaired in the background, no traceback
+        log.warning("search index %s cannot be opened (%s): answering 503", name, exc)
         from kb.index import drainer
 
         drainer.wake()  # the health check confirms the damage and repairs it
