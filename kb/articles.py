@@ -416,6 +416,14 @@ def get(s: Session, actor: Any, slug: str) -> Article:
     return article
 
 
+def behind_sign_in(s: Session, actor: Any, slug: str) -> bool:
+    """True when signing in would show this visitor the article (see policy.sign_in_shows)."""
+    article = (
+        s.scalar(select(Article).where(Article.slug == slug)) if SLUG_RE.match(slug or "") else None
+    )
+    return article is not None and policy.sign_in_shows(actor, article)
+
+
 def readable_filter(actor: Any) -> Any:
     """SQL condition: the published articles the actor may read (mirrors policy.can READ)."""
     terms = policy.visible_terms(actor)
@@ -467,7 +475,11 @@ def listing(
     if pending:
         query = query.where(Article.pending == pending)
     total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ordering = {"updated": Article.updated_at.desc(), "title": Article.title}[order]
+    ordering = {
+        "updated": Article.updated_at.desc(),
+        "title": Article.title,
+        "published": Article.published_at.desc(),  # what readers call 最近更新
+    }[order]
     items = list(
         s.scalars(
             query.order_by(ordering, Article.id).offset((page - 1) * per_page).limit(per_page)
@@ -505,13 +517,10 @@ def revision(s: Session, article: Article, number: int) -> Revision:
 def diff(s: Session, actor: Any, article: Article, old: int, new: int) -> list[tuple[str, str]]:
     """Line diff of two revisions' sources: (kind, line) with kind in ' ', '+', '-', '@'."""
     policy.require(actor, Action.READ_WORK, article)
-    return diff_text(revision(s, article, old).source, revision(s, article, new).source)
-
-
-def diff_text(old: str, new: str) -> list[tuple[str, str]]:
-    """Line diff of two texts, as ``diff`` gives it (templates/_diff.html shows it)."""
+    a = revision(s, article, old).source.splitlines()
+    b = revision(s, article, new).source.splitlines()
     lines: list[tuple[str, str]] = []
-    for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=3):
+    for line in difflib.unified_diff(a, b, f"修订 {old}", f"修订 {new}", lineterm="", n=3):
         if line.startswith(("---", "+++")):
             continue
         kind = line[:1] if line[:1] in "+-@ " else " "

@@ -196,10 +196,23 @@ def _demo_content(s: Any) -> None:
             click.echo(f"  {username:<8} {role:<8} {password}")
     else:
         click.echo(f"示例账号已存在，密码见 {accounts_file}")
+    from kb.models import Article
+
+    empty = s.scalar(select(Article.id).limit(1)) is None
     results = importer.import_paths(
         s, SYSTEM, [str(ROOT / "articles")], enterprise_code="demo", publish=True
     )
     _print_import(results, quiet=True)
+    if empty:  # sample tickets, votes and a revision request: only into a new database
+        from kb import articles as ops
+        from kb import demo
+
+        made = demo.populate_loops(s)
+        ops.commit(s)
+        click.echo(
+            f"示例闭环数据：工单 {made.tickets} 个（生成草稿 {made.drafts} 篇），"
+            f"读者评价 {made.votes} 条，修订请求 {made.requests} 个"
+        )
     from kb.index import writer
 
     writer.ensure_index()

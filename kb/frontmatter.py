@@ -100,6 +100,44 @@ class ArticleDraft:
         return f"---\n{head}---\n\n{self.body.lstrip(chr(10))}"
 
 
+_H1 = re.compile(r"^ {0,3}#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+
+
+def _same_title(a: str, b: str) -> bool:
+    """Equal as a reader reads them: full/half width, case and spaces do not count."""
+    import unicodedata
+
+    def fold(text: str) -> str:
+        return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+    return bool(fold(a)) and fold(a) == fold(b)
+
+
+def title_heading(body: str, title: str | None) -> int | None:
+    """0-based line of a leading ``# <title>`` in the body, or None.
+
+    Many authors open the body with the title as an H1 (as every Markdown editor does); it
+    repeats the front matter's title, so the checker accepts it and rendering drops it.
+    """
+    if not title:
+        return None
+    for n, line in enumerate(body.split("\n")):
+        if not line.strip():
+            continue
+        m = _H1.match(line)
+        return n if m and _same_title(m.group(1), title) else None
+    return None
+
+
+def without_title_heading(body: str, title: str | None) -> str:
+    """The body without its leading ``# <title>`` line (see ``title_heading``)."""
+    n = title_heading(body, title)
+    if n is None:
+        return body
+    lines = body.split("\n")
+    return "\n".join(lines[:n] + lines[n + 1 :])
+
+
 def split(text: str) -> Split:
     """Separate front matter from body without judging the metadata's content."""
     text = text.lstrip("\ufeff")

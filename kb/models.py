@@ -367,3 +367,19 @@ class TicketArticle(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
 
     __table_args__ = (UniqueConstraint("ticket_id", "article_id", name="uq_ticket_article"),)
+
+
+class RevisionComment(Base):
+    """A curator's comment on one revision (the review desk), shown to the owning editors."""
+
+    __tablename__ = "revision_comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("revision.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), nullable=True)
+    author_name: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    revision: Mapped[Revision] = relationship(lazy="joined")

@@ -43,6 +43,53 @@ def _op(
     return op
 
 
+def _diff_op() -> dict[str, Any]:
+    """The diff answer: the line diff, and the review desk's marks inside the line."""
+    op = _op(
+        "两个修订的差异：lines 为行差异；html 与 rows 在行内用 <del>/<ins> 标出改动的字词"
+        "（其余文字已转义）",
+        params=["{slug}", "from", "to"],
+        auth=True,
+    )
+    line = {"type": ["integer", "null"]}
+    op["responses"]["200"]["content"]["application/json"]["schema"] = {
+        "type": "object",
+        "required": ["slug", "from", "to", "lines", "html", "rows"],
+        "properties": {
+            "slug": {"type": "string"},
+            "from": {"type": "integer"},
+            "to": {"type": "integer"},
+            "lines": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "op": {"type": "string", "enum": ["+", "-", " ", "@"]},
+                        "text": {"type": "string"},
+                    },
+                },
+            },
+            "html": {"type": "string", "description": "全部行，改动处带 <del>/<ins>"},
+            "rows": {
+                "type": "array",
+                "description": "改动的行：旧行与新行对齐，各自带标记",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "op": {"type": "string", "enum": ["replace", "insert", "delete"]},
+                        "old_line": line,
+                        "new_line": line,
+                        "old_html": {"type": "string"},
+                        "new_html": {"type": "string"},
+                        "html": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+    return op
+
+
 def spec() -> dict[str, Any]:
     slug = "{slug}"
     paths: dict[str, Any] = {
@@ -68,9 +115,7 @@ def spec() -> dict[str, Any]:
             ),
         },
         "/articles/{slug}/revisions": {"get": _op("修订历史", params=[slug], auth=True)},
-        "/articles/{slug}/diff": {
-            "get": _op("两个修订的差异", params=[slug, "from", "to"], auth=True)
-        },
+        "/articles/{slug}/diff": {"get": _diff_op()},
         "/openapi.json": {"get": _op("本 API 的 OpenAPI 3.1 描述")},
     }
     for name, summary in (

@@ -208,8 +208,15 @@ class Rendered:
 
 
 @lru_cache(maxsize=512)
-def render(text: str) -> Rendered:
-    """Render Markdown to sanitised HTML with a table of contents."""
+def render(text: str, title: str | None = None) -> Rendered:
+    """Render Markdown to sanitised HTML with a table of contents.
+
+    With ``title``, a leading ``# <title>`` is dropped: the page already shows the title.
+    """
+    if title:
+        from kb.frontmatter import without_title_heading
+
+        text = without_title_heading(text, title)
     md = _new_markdown()
     try:
         raw = md.convert(defuse(text))
@@ -227,3 +234,22 @@ def _flatten_toc(tokens: list[dict]) -> list[tuple[int, str, str]]:
         result.append((token["level"], token["id"], text))
         result.extend(_flatten_toc(token.get("children", [])))
     return result
+
+
+_IMG = re.compile(r"<img\b[^>]*>")
+_ALT = re.compile(r'\balt="([^"]*)"')
+_LOCAL_HREF = re.compile(r'(<a\b[^>]*?\bhref=")(/[^/"][^"]*|/)(")')
+
+
+def self_contained(html_: Markup, base_url: str) -> Markup:
+    """Sanitised article HTML made fit for a file saved to disk: images (the only resources an
+    article loads) become their alt text, links to this site become absolute addresses."""
+    base = base_url.rstrip("/")
+
+    def image(match: re.Match[str]) -> str:
+        alt = _ALT.search(match.group(0))
+        return f'<span class="image">［图片：{alt.group(1) if alt else ""}］</span>'
+
+    text = _IMG.sub(image, str(html_))
+    text = _LOCAL_HREF.sub(lambda m: m.group(1) + base + m.group(2) + m.group(3), text)
+    return Markup(text)

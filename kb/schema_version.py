@@ -123,7 +123,7 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
     found = state(engine)
     if found.kind == "unknown":
         raise SchemaBehind(found.message)
-    with _migration_connection(engine) as conn:
+    with _MigrationConnection(engine) as conn:
         if found.kind == "legacy":
             done += _adopt_legacy(conn)
         command.upgrade(alembic_config(conn), revision)
@@ -136,7 +136,7 @@ def upgrade(engine: Engine, revision: str = "head") -> list[str]:
     return done
 
 
-class _migration_connection:
+class _MigrationConnection:
     """A connection with SQLite's foreign-key checks off while batch mode copies tables."""
 
     def __init__(self, engine: Engine) -> None:

@@ -612,6 +612,52 @@ def visible_tickets(s: Session, user: Any, limit: int = 200) -> list[Ticket]:
     raise Forbidden("只有本企业编辑、服务平台和数据局审核员可以查看工单。")
 
 
+def visible_ticket(s: Session, user: Any, ticket_id: int) -> Ticket:
+    """One ticket under the rule of ``visible_tickets``; 404 when it is not the user's to see."""
+    ticket = s.get(Ticket, ticket_id)
+    if ticket is None or not _may_see(s, user, ticket):
+        raise NotFound("工单不存在，或您无权查看。")
+    return ticket
+
+
+def _may_see(s: Session, user: Any, ticket: Ticket) -> bool:
+    """The rule of ``visible_tickets`` for one ticket (contact details included: whoever may
+    see a ticket sees all of it, as in the API)."""
+    if policy.is_staff(user):
+        return True
+    org = platform_org(s, user)
+    if org is not None:
+        return ticket.enterprise_id == org.id
+    return (
+        policy.signed_in(user)
+        and user.role == Role.EDITOR
+        and ticket.enterprise_id == user.organisation_id
+    )
+
+
+def articles_of(s: Session, user: Any, ticket: Ticket) -> tuple[list[Article], Article | None]:
+    """The articles a ticket cites and the draft it produced, as far as ``user`` may see them."""
+    cited = list(
+        s.scalars(
+            select(Article)
+            .join(TicketArticle, TicketArticle.article_id == Article.id)
+            .where(TicketArticle.ticket_id == ticket.id)
+            .order_by(Article.title)
+        )
+    )
+    readable = [
+        a
+        for a in cited
+        if policy.can(user, Action.READ, a) or policy.can(user, Action.READ_WORK, a)
+    ]
+    draft = s.get(Article, ticket.draft_article_id) if ticket.draft_article_id else None
+    if draft is not None and not (
+        policy.can(user, Action.READ, draft) or policy.can(user, Action.READ_WORK, draft)
+    ):
+        draft = None
+    return readable, draft
+
+
 def ticket_json(s: Session, ticket: Ticket) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return value.isoformat() if value else None

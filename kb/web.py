@@ -3,8 +3,9 @@ helpers and labels, and security headers. No business logic lives here."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, request
 from flask_login import current_user
@@ -20,7 +21,8 @@ from kb.permissions.roles import (
     VISIBILITY_LABELS,
 )
 
-CHINA = timezone(timedelta(hours=8), "CST")
+# Every date a person reads is China time; the database keeps UTC.
+CHINA = ZoneInfo("Asia/Shanghai")
 
 # Offline intranet: everything comes from this server; inline script is never needed.
 CSP = (
@@ -36,8 +38,19 @@ def bearer_token() -> str | None:
     return None
 
 
-def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return value.astimezone(CHINA).strftime(fmt) if value else ""
+def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """The one date filter of every template: a UTC datetime (or ISO text with an offset, as
+    search hits carry) shown in China time."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return ""
+        if value.tzinfo is None:
+            return ""
+    return value.astimezone(CHINA).strftime(fmt)
 
 
 def init_app(app: Flask) -> None:

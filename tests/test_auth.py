@@ -205,7 +205,8 @@ def test_sign_in_never_redirects_off_site(client, target):
 
 def test_sign_in_returns_to_a_page_on_this_site(client, make_article):
     slug = make_article(slug="printer-offline", visibility="registered")
-    assert client.get(f"/articles/{slug}").status_code == 404
+    wall = client.get(f"/articles/{slug}")  # issue 11: 登录后可查看, not 文章不存在
+    assert wall.status_code == 401 and "登录后可查看" in wall.get_data(as_text=True)
     response = client.post(
         "/login", data={"username": "reader", "password": PASSWORD, "next": f"/articles/{slug}?x=1"}
     )

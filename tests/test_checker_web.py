@@ -202,3 +202,25 @@ def test_only_curators_and_admins_edit_the_glossary(login_as, client):
     assert login_as("editor").post("/glossary/edit", data={"glossary": ""}).status_code == 403
     assert client.get("/glossary/edit").status_code in (302, 401)
     assert login_as("admin").get("/glossary/edit").status_code == 200
+
+
+def test_preview_and_submit_page_name_the_same_line_for_a_finding(app, login_as):
+    """The stored source puts a long front matter before the body; both pages count lines of
+    the body as the editor's text box shows it (blank lines typed at its top included)."""
+    editor = login_as("editor")
+    body = "\n\n" + PHONE_BODY  # two empty lines typed before the first heading
+    form = {**FORM, "markdown": body, "products": "奔图 M6202\n惠普 M1136\n联想 LJ2605D"}
+    phone_line = body.split("\n").index("有问题请联系王工，手机 13812345678。") + 1
+    preview = editor.post("/editor/preview", data=form).get_json()
+    shown = next(f for f in preview["findings"] if f["rule"] == "KB-PRIV-001")
+    assert shown["body_line"] == phone_line and shown["where"].startswith(f"正文第 {phone_line} 行")
+
+    assert editor.post("/editor/new", data=form).status_code == 302
+    refused = editor.post("/editor/uos-pantum-offline/submit")
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert shown["where"] in page
+    # the source line (front matter included) is not what the editor is shown
+    stored = editor.get("/api/v1/articles/uos-pantum-offline?revision=working").get_json()
+    source_lines = stored["source"].split("\n")
+    assert source_lines.index("有问题请联系王工，手机 13812345678。") + 1 != phone_line

@@ -102,8 +102,15 @@ def test_editor_page_shows_the_difference_instead_of_overwriting(make_article, l
     page = answer.get_data(as_text=True)
     assert answer.status_code == 409
     assert "编辑冲突：修订 2（editor）与您的修改的差异" in page
-    assert re.search(r'class="ddel">-[^<]*选择 IPP 驱动', page)
-    assert re.search(r'class="dadd">\+[^<]*选择 PCL 驱动', page)
+    # side by side: revision 2's line on the left, the author's on the right
+    old_cells = [
+        re.sub(r"</?(del|ins)>", "", c) for c in re.findall(r'<td class="old">(.*?)</td>', page)
+    ]
+    new_cells = [
+        re.sub(r"</?(del|ins)>", "", c) for c in re.findall(r'<td class="new">(.*?)</td>', page)
+    ]
+    assert any("选择 IPP 驱动" in c for c in old_cells) and not any("PCL" in c for c in old_cells)
+    assert any("选择 PCL 驱动" in c for c in new_cells) and not any("IPP" in c for c in new_cells)
     assert "选择 PCL 驱动" in re.search(r'name="markdown"[^>]*>(.*?)</textarea>', page, re.S).group(
         1
     )

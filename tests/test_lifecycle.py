@@ -316,7 +316,9 @@ def test_revisions_and_diff_between_any_two_pages_and_api(app, make_article, log
 
     diff_page = text(editor.get(f"/articles/{slug}/diff?from=1&to=3"))
     assert "修订 1 → 3" in diff_page
-    assert 'class="dadd">+3. 重新添加打印机，选择型号对应的驱动。' in diff_page
+    # side by side, the change marked inside the line on both sides
+    assert '<td class="old">3. 重新添加打印机，选择<del>正确</del>的驱动。</td>' in diff_page
+    assert '<td class="new">3. 重新添加打印机，选择<ins>型号对应</ins>的驱动。</td>' in diff_page
     assert "两个修订内容相同" in text(editor.get(f"/articles/{slug}/diff?from=3&to=3"))
 
     # history is work material: a reader may read the article but not its history

@@ -260,3 +260,41 @@ def test_personal_data_is_scrubbed_by_the_checker_rules(app):
     for gone in ("张三", "5678", "110101199003074514", "Abc12345", "10.1.2.3"):
         assert gone not in clean
     assert "400-800-1234" in clean and "【联系人】" in clean and "【身份证号】" in clean
+
+
+def test_ticket_pages_per_role_with_linked_articles_and_the_draft(
+    app, client, login_as, make_article
+):
+    slug = make_article(slug="printer-offline", title="打印机显示脱机的处理方法")
+    demo, other = platform_token(app, "demo"), platform_token(app, "other")
+    assert post(client, demo, ticket(articles=[slug])).status_code == 201
+    drafted = post(client, demo, ticket(ticket_no="GX-2025-0002")).get_json()["draft"]
+    other_ticket = ticket(ticket_no="OT-9", contact_name="李四", contact_phone="13800000009")
+    assert post(client, other, other_ticket).status_code == 201
+    editor, editor2, curator = login_as("editor"), login_as("editor2"), login_as("curator")
+
+    # the editor: the enterprise's tickets, each with its article by title and its draft
+    mine = text(editor.get("/feedback/tickets"))
+    assert "GX-2025-0001" in mine and "GX-2025-0002" in mine and "OT-9" not in mine
+    assert f'<a href="/articles/{slug}">打印机显示脱机的处理方法</a>' in mine
+    assert f'生成的草稿：<a href="/articles/{drafted}">' in mine and "草稿</span>" in mine
+    assert "韦小宝" in mine and "李四" not in mine
+    assert '<a href="/feedback/tickets">服务工单</a>' in text(editor.get("/"))
+    # the other enterprise's editor sees only theirs, and not ours even by address
+    theirs = text(editor2.get("/feedback/tickets"))
+    assert "OT-9" in theirs and "GX-2025-0001" not in theirs and "韦小宝" not in theirs
+    with app.app_context():
+        ids = dict(db.session().execute(select(Ticket.ticket_no, Ticket.id)).all())
+    assert editor2.get(f"/feedback/tickets/{ids['GX-2025-0002']}").status_code == 404
+    # curators see every enterprise's tickets with contacts
+    every = text(curator.get("/feedback/tickets"))
+    assert all(no in every for no in ("GX-2025-0001", "GX-2025-0002", "OT-9"))
+    assert "韦小宝" in every and "李四" in every
+    # one ticket's page: fields, solution, the draft it produced
+    one = text(editor.get(f"/feedback/tickets/{ids['GX-2025-0002']}"))
+    assert "13907710001" in one and "lpstat -p" in one and f'href="/articles/{drafted}"' in one
+    # readers and visitors have no ticket pages
+    assert login_as("reader").get("/feedback/tickets").status_code == 403
+    assert login_as("reader").get(f"/feedback/tickets/{ids['OT-9']}").status_code == 403
+    assert "/login" in client.get("/feedback/tickets").headers["Location"]
+    assert "服务工单</a>" not in text(login_as("reader").get("/"))

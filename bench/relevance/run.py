@@ -1,7 +1,12 @@
-"""Relevance of kb search over the sample articles: nDCG@10 and MRR@10 on judged queries.
+"""Relevance of kb search: our own set (sample articles) or the external set (pages not ours).
 
-    .venv/bin/python bench/relevance/run.py            # all of bench/relevance/queries.yaml
+    .venv/bin/python bench/relevance/run.py            # --set own: bench/relevance/queries.yaml
     .venv/bin/python bench/relevance/run.py --all      # also list every query, not only the worst
+    .venv/bin/python bench/relevance/run.py --set external          # kb + two baselines
+    .venv/bin/python bench/relevance/run.py --set external --pool   # + write unjudged pool files
+    .venv/bin/python bench/relevance/run.py --set external --merge  # graded pool → judgments
+
+``--set external`` is described in ``external_eval.py``; the rest of this text is ``--set own``:
 
 A fresh data folder (a temporary KB_DATA_DIR) gets the articles of ``articles/`` imported and
 published through ``kb.importer`` (as ``kb init --demo`` does), the index is built with
@@ -212,7 +217,35 @@ def main(argv: list[str] | None = None) -> int:
         help="write results here (default bench/out/relevance-<date>.json)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")
+    parser.add_argument(
+        "--set",
+        choices=("own", "external"),
+        default="own",
+        help="own: queries.yaml over articles/; external: queries-external.yaml over the "
+        "external corpus, with the Whoosh and FTS5 baselines",
+    )
+    parser.add_argument(
+        "--pool", action="store_true", help="external: write unjudged results to pool/part-*.jsonl"
+    )
+    parser.add_argument(
+        "--merge", action="store_true", help="external: first move graded pool lines to judgments"
+    )
+    parser.add_argument(
+        "--rebuild-corpus", action="store_true", help="external: rebuild the corpus first"
+    )
+    parser.add_argument(
+        "--pool-also",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="JSON",
+        help="external: also pool the kb top 10s of these result files (another checkout's run)",
+    )
     args = parser.parse_args(argv)
+    if args.set == "external":
+        import external_eval
+
+        return external_eval.main(args)
 
     started = time.perf_counter()
     queries = load_queries(args.queries)

@@ -31,6 +31,7 @@ __all__ = [
     "check_file",
     "context_from_db",
     "import_context",
+    "located",
 ]
 
 log = logging.getLogger(__name__)
@@ -219,3 +220,53 @@ def import_context(
         thresholds=thresholds(),
         base_dir=base_dir,
     )
+
+
+def _leading_newlines(text: str) -> int:
+    return len(text) - len(text.lstrip("\n"))
+
+
+def located(findings: list[dict[str, Any]], source: str, body: str) -> list[dict[str, Any]]:
+    """Findings with the place an editor looks for them, the same on every page.
+
+    Findings count lines of the whole source (front matter included), but the editor shows
+    the body in its own text box, whose first line is the body's first line. Each finding gets
+    ``body_line`` (its line in ``body`` as the editor shows it, None in the front matter) and
+    ``where`` (正文第 N 行 / 元数据第 N 行), so the live preview, the submit page and the review
+    desk say the same thing however the stored source lays out its front matter.
+    """
+    to_body = body_lines(source, body)
+    out: list[dict[str, Any]] = []
+    for finding in findings:
+        item = dict(finding)
+        line = item.get("line")
+        body_line = to_body(line) if line is not None else None
+        item["body_line"] = body_line
+        if line is None:
+            item["where"] = ""
+        elif body_line is None:
+            item["where"] = f"元数据第 {line} 行"
+        else:
+            column = item.get("column")
+            item["where"] = f"正文第 {body_line} 行" + (f"第 {column} 列" if column else "")
+        out.append(item)
+    return out
+
+
+def body_lines(source: str, body: str) -> Any:
+    """A function from a line of ``source`` to the same line in ``body`` as the editor shows
+    it (None for a front matter line)."""
+    from kb import frontmatter
+
+    parts = frontmatter.split(source.replace("\r\n", "\n"))
+    # source line of the body's first non-blank line, and the same line in the editor's body
+    first_in_source = parts.body_line + _leading_newlines(parts.body)
+    first_in_body = 1 + _leading_newlines(body.replace("\r\n", "\n"))
+    has_meta = parts.meta is not None or parts.body_line > 1
+
+    def convert(line: int) -> int | None:
+        if has_meta and line < parts.body_line:
+            return None
+        return max(line - first_in_source + first_in_body, 1)
+
+    return convert

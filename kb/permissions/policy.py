@@ -61,6 +61,16 @@ def can(user: Any, action: Action, article: Article) -> bool:
     return False
 
 
+def sign_in_shows(user: Any, article: Article) -> bool:
+    """A visitor who is not signed in asks for a published 登录可见 article: signing in would
+    show it, so the page may say so (title withheld). A 受限 article stays unknown (404)."""
+    return (
+        not signed_in(user)
+        and article.status == "published"
+        and article.visibility == Visibility.REGISTERED
+    )
+
+
 def require(user: Any, action: Action, article: Article) -> None:
     """Raise 404 if the user may not know the article exists, 403 if they may but not act."""
     if can(user, action, article):

@@ -29,7 +29,7 @@
           var ul = document.createElement("ul"); ul.className = "findings";
           out.findings.forEach(function (f) {
             var li = document.createElement("li"); li.className = "finding " + f.severity;
-            var where = f.body_line ? "正文第 " + f.body_line + " 行 " : "";
+            var where = f.where ? f.where + " " : "";  // the server's wording, as on the submit page
             li.textContent = "【" + labels[f.severity] + "】" + f.rule + " " + where + f.message +
               (f.fix ? "（建议：" + f.fix + "）" : "");
             ul.appendChild(li);

@@ -12,8 +12,9 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
-from kb import accounts, db, frontmatter, jsonio, render
+from kb import accounts, comments, db, frontmatter, jsonio, render
 from kb import articles as ops
+from kb import diff as revdiff
 from kb.errors import Invalid, Unauthorized
 from kb.extensions import csrf
 from kb.models import Article, Revision
@@ -99,7 +100,7 @@ def article_json(
         )
         data["markdown"] = revision.body
         data["source"] = revision.source
-        data["html"] = str(render.render(revision.body).html)
+        data["html"] = str(render.render(revision.body, meta.get("title")).html)
         if revision.review_note and policy.can(actor(), Action.READ_WORK, article):
             data["review_note"] = revision.review_note
     return data
@@ -273,6 +274,11 @@ def list_revisions(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
     article = ops.get(s, actor(), slug)
     revisions = ops.revisions(s, actor(), article)
+    remarks: dict[int, list[dict[str, str]]] = {}
+    for c in comments.for_article(s, actor(), article):  # curators' comments, oldest first
+        remarks.setdefault(c.revision_id, []).insert(
+            0, {"author": c.author_name, "body": c.body, "created_at": c.created_at.isoformat()}
+        )
     return jsonify(
         {
             "slug": article.slug,
@@ -287,6 +293,7 @@ def list_revisions(slug: str):  # type: ignore[no-untyped-def]
                     "created_at": r.created_at.isoformat(),
                     "created_at_local": localtime(r.created_at),
                     "review_note": r.review_note,
+                    "comments": remarks.get(r.id, []),
                 }
                 for r in revisions
             ],
@@ -303,8 +310,17 @@ def diff(slug: str):  # type: ignore[no-untyped-def]
     if not old or not new:
         raise Invalid("需要 from 和 to 两个修订号", fields={"from": "必填", "to": "必填"})
     lines = ops.diff(s, actor(), article, old, new)
+    rows = revdiff.between(s, actor(), article, old, new)
     return jsonify(
-        {"slug": slug, "from": old, "to": new, "lines": [{"op": k, "text": t} for k, t in lines]}
+        {
+            "slug": slug,
+            "from": old,
+            "to": new,
+            "lines": [{"op": k, "text": t} for k, t in lines],
+            # the review desk's marks: escaped text, <del>/<ins> the only markup
+            "html": str(revdiff.unified_html(rows)),
+            "rows": [r.as_dict() for r in rows if r.op != "equal"],
+        }
     )
 
 

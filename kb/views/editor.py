@@ -18,8 +18,9 @@ from flask import (
 from flask_login import login_required
 
 from kb import articles as ops
-from kb import db, render
-from kb.checker import check, context_from_db
+from kb import comments, db, render
+from kb import diff as revdiff
+from kb.checker import check, context_from_db, located
 from kb.errors import Invalid, KbError
 from kb.frontmatter import ArticleDraft, validate_meta
 from kb.permissions import policy
@@ -67,7 +68,8 @@ def workbench() -> str:
     user = actor()
     owner = user.organisation_id if user.role == Role.EDITOR else None
     page = ops.listing(s, user, status="all", owner_id=owner, per_page=200)
-    return render_template("editor/workbench.html", articles=page.items)
+    latest = comments.latest_by_article(s, user, page.items)
+    return render_template("editor/workbench.html", articles=page.items, comments=latest)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -123,10 +125,11 @@ def _conflict(article: Any, draft: ArticleDraft, err: ops.EditConflict):  # type
             values=values,
             errors={},
             message=err.message,
+            comments=comments.for_article(db.session(), actor(), article),
             conflict={
                 "current": current,
                 "base": err.extra["base_revision"],
-                "diff": ops.diff_text(current.source, draft.source()),
+                "rows": revdiff.folded(revdiff.compare(current.source, draft.source())),
             },
         ),
         err.status,
@@ -148,6 +151,7 @@ def edit(slug: str):  # type: ignore[no-untyped-def]
             values=values,
             errors={},
             saved=request.args.get("saved"),
+            comments=comments.for_article(s, actor(), article),
         )
     try:
         draft = form_draft()
@@ -194,7 +198,7 @@ def submit(slug: str):  # type: ignore[no-untyped-def]
                 values=_form_values(revision.meta, revision.body),
                 errors=err.fields,
                 message=err.message,
-                findings=err.extra.get("findings", []),
+                findings=located(err.extra.get("findings", []), revision.source, revision.body),
             ),
             err.status,
         )
@@ -229,10 +233,5 @@ def preview():  # type: ignore[no-untyped-def]
             body=body,
         ).source()
     report = check(source, context_from_db(s, meta.get("slug") or None))
-    # findings count lines of the whole source; the editor shows the body on its own
-    offset = source.count("\n") - body.lstrip("\n").count("\n")
-    findings = report.as_dicts()
-    for finding in findings:
-        if finding["line"] is not None:
-            finding["body_line"] = finding["line"] - offset if finding["line"] > offset else None
-    return jsonify({"html": str(render.render(body).html), "findings": findings})
+    findings = located(report.as_dicts(), source, body)
+    return jsonify({"html": str(render.render(body, meta.get("title")).html), "findings": findings})

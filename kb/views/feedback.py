@@ -261,13 +261,24 @@ def overview() -> str:
 def ticket_list() -> str:
     _handlers_only()
     s = db.session()
-    items = tickets.visible_tickets(s, actor())
+    user = actor()
+    items = tickets.visible_tickets(s, user)
     return render_template(
         "feedback/tickets.html",
         items=items,
-        linked=lambda t: tickets.linked_slugs(s, t),
-        draft=lambda t: tickets.draft_slug(s, t),
+        articles_of=lambda t: tickets.articles_of(s, user, t),
     )
+
+
+@bp.get("/feedback/tickets/<int:ticket_id>")
+@login_required
+def ticket_page(ticket_id: int) -> str:
+    _handlers_only()
+    s = db.session()
+    user = actor()
+    ticket = tickets.visible_ticket(s, user, ticket_id)
+    cited, draft = tickets.articles_of(s, user, ticket)
+    return render_template("feedback/ticket.html", t=ticket, cited=cited, draft=draft)
 
 
 @bp.get("/feedback/stats")

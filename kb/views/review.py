@@ -6,7 +6,9 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from kb import articles as ops
-from kb import db, render
+from kb import comments, db, render
+from kb import diff as revdiff
+from kb.checker import body_lines, located
 from kb.errors import KbError
 from kb.permissions import policy
 from kb.views.util import actor, int_arg
@@ -38,19 +40,27 @@ def show(slug: str) -> str:
 
 
 def _review_page(s, article, error: KbError | None = None):  # type: ignore[no-untyped-def]
+    """The review desk: published and submitted side by side with inline marks, the
+    checker's findings and the curators' comments beside them."""
+    user = actor()
     revision = article.review_revision
-    diff = []
-    if article.published_revision is not None and revision.id != article.published_revision.id:
-        diff = ops.diff(s, actor(), article, article.published_revision.number, revision.number)
+    published = article.published_revision
+    rows = []
+    if published is not None and revision.id != published.id:
+        rows = revdiff.folded(revdiff.between(s, user, article, published.number, revision.number))
     report = ops.check_revision(s, article, revision)
     page = render_template(
         "review/show.html",
         article=article,
         revision=revision,
+        published=published,
         meta=revision.meta,
-        rendered=render.render(revision.body),
-        diff=diff,
-        findings=report.findings,
+        rendered=render.render(revision.body, revision.meta.get("title")),
+        rows=rows,
+        old_line=body_lines(published.source, published.body) if published else None,
+        new_line=body_lines(revision.source, revision.body),
+        findings=located(report.as_dicts(), revision.source, revision.body),
+        comments=comments.for_article(s, user, article),
         error=error,
     )
     return (page, error.status) if error else page
@@ -86,3 +96,16 @@ def archive(slug: str):  # type: ignore[no-untyped-def]
 @bp.post("/<slug>/restore")
 def restore(slug: str):  # type: ignore[no-untyped-def]
     return _transition(slug, ops.restore)
+
+
+@bp.post("/<slug>/comment")
+def comment(slug: str):  # type: ignore[no-untyped-def]
+    s = db.session()
+    article = ops.get(s, actor(), slug)
+    try:
+        comments.add(s, actor(), article, article.review_revision, request.form.get("comment"))
+        s.commit()
+    except KbError as err:
+        s.rollback()
+        return _review_page(s, ops.get(s, actor(), slug), err)
+    return redirect(url_for("review.show", slug=slug, done="comment") + "#comments")

@@ -153,18 +153,23 @@ def valid_fields(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]
         )
 
 
-@rule("KB-STRUCT-004", "error", "正文中另有一级标题")
+@rule("KB-STRUCT-004", "warning", "正文中另有一级标题")
 def single_title(r: Rule, doc: Document, ctx: CheckContext) -> Iterator[Finding]:
+    title = doc.meta.get("title") if doc.meta else None
+    repeated = frontmatter.title_heading(doc.body, title if isinstance(title, str) else None)
     for ln in doc.headings():
-        if ln.level == 1:
-            text = ln.raw.strip().lstrip("#").strip()
-            yield r.at(
-                "文章标题只写在 front matter 的 title 中，正文不能再有一级标题（# 开头）；"
-                "正文从二级标题（##）开始。",
-                ln.no,
-                1,
-                fix=f"## {text}",
-            )
+        if ln.level != 1:
+            continue
+        if repeated is not None and ln.no == doc.body_line + repeated:
+            continue  # "# <title>" opening the body: accepted, and dropped when rendering
+        text = ln.raw.strip().lstrip("#").strip()
+        yield r.at(
+            "文章标题写在 front matter 的 title 中，正文的一级标题（# 开头）与标题不同，"
+            "显示时会当作普通段落；正文的小节请从二级标题（##）开始。",
+            ln.no,
+            1,
+            fix=f"## {text}",
+        )
 
 
 @rule("KB-STRUCT-005", "warning", "标题层级跳级")
