@@ -130,6 +130,10 @@ def test_an_index_folder_deleted_under_a_running_server_is_rebuilt(data_dir: Pat
                 if path.name != "REBUILD.lock":
                     shutil.rmtree(path) if path.is_dir() else path.unlink()
             assert_unavailable(port)
+            # reading goes on: an article page answers, without its related articles
+            page = f"http://127.0.0.1:{port}/articles/browser-cert-untrusted-gov-site"
+            with urllib.request.urlopen(page, timeout=15) as reply:
+                assert reply.status == 200 and "证书" in reply.read().decode("utf-8")
         wait_until_found(port, "打印机")
 
 
