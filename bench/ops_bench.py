@@ -275,6 +275,10 @@ def cmd_load(args: argparse.Namespace) -> dict[str, Any]:
         },
         "search": summary(results, "search", (200,)),
         "write": summary(results, "write", (200, 201)),
+        "p95_ms_by_10s": [
+            round(pct([r["ms"] for r in results if t * 10 <= r["at"] < (t + 1) * 10], 95))
+            for t in range(max(1, int(seconds // 10)))
+        ],
         "p95_ms_by_minute": [
             round(pct([r["ms"] for r in results if m * 60 <= r["at"] < (m + 1) * 60], 95), 1)
             for m in range(max(1, int(seconds // 60)))

@@ -114,12 +114,22 @@ def searcher() -> Any:
     return fresh
 
 
+_retired: list[tuple[float, Any]] = []  # (when, searcher) replaced, closed a little later
+RETIRE_SECONDS = 60.0
+
+
 def _track(old: Any | None, new: Any | None) -> None:
+    """Keep count of open searchers. A replaced one is closed only a minute later: the shared
+    document sets of its generation (kb.index.bitsets) read through the reader of whichever
+    thread built them, and other threads may still be answering from that generation."""
+    now = time.monotonic()
     with _open_lock:
         if old is not None:
             if old in _open:
                 _open.remove(old)
-            old.close()
+            _retired.append((now, old))
+        while _retired and now - _retired[0][0] > RETIRE_SECONDS:
+            _retired.pop(0)[1].close()
         if new is not None:
             _open.append(new)
 
@@ -136,6 +146,8 @@ def close_all() -> None:
     with _open_lock:
         while _open:
             _open.pop().close()
+        while _retired:
+            _retired.pop()[1].close()
     _local.__dict__.clear()
 
 
