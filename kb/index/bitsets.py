@@ -53,6 +53,10 @@ class DocSets:
                 return found
         try:
             with self._read:  # one reader, many threads: its files are not thread-safe
+                with self._lock:
+                    found = self._terms.get(key)  # built by another thread meanwhile
+                if found is not None:
+                    return found
                 bits = self._from_ids(self.reader.postings(field, text).all_ids()) & self.live
         except TermNotFound:
             bits = 0
@@ -120,6 +124,10 @@ class DocSets:
         if found is None:
             length = self.reader.doc_field_length
             with self._read:
+                with self._lock:
+                    found = self._idf.get(key)  # built by another thread meanwhile
+                if found is not None:
+                    return found  # type: ignore[return-value]
                 values = np.fromiter(
                     (length(d, field, 0) for d in range(self.size)),
                     dtype=np.float32,
@@ -156,6 +164,7 @@ def at_least(sets: list[int], m: int) -> int:
 
 _shared: dict[tuple[str, int], DocSets] = {}
 _shared_lock = threading.Lock()
+_build_lock = threading.Lock()
 
 
 def for_searcher(searcher: Any, key: str) -> DocSets:
@@ -166,9 +175,14 @@ def for_searcher(searcher: Any, key: str) -> DocSets:
         found = _shared.get(ident)
     if found is not None and found.size == searcher.doc_count_all():
         return found
-    built = DocSets(searcher)
-    with _shared_lock:
-        _shared[ident] = built
-        while len(_shared) > 2:  # the live generation, and the one a slow thread still reads
-            _shared.pop(next(iter(_shared)))
+    with _build_lock:  # one thread builds a new generation's sets; the others wait for them
+        with _shared_lock:
+            found = _shared.get(ident)
+        if found is not None and found.size == searcher.doc_count_all():
+            return found
+        built = DocSets(searcher)
+        with _shared_lock:
+            _shared[ident] = built
+            while len(_shared) > 2:  # the live generation, and one a slow thread still reads
+                _shared.pop(next(iter(_shared)))
     return built

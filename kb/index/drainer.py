@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 3600.0
 BULK = 20  # more log rows than this (an import) are applied by a child process
-COUNTS_EVERY = 60.0  # vote counts reach the index's sort column at most this late
 
 _running: Drainer | None = None
 
@@ -38,8 +37,10 @@ class Drainer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._next_prune = time.monotonic() + 60.0
-        self._next_counts = time.monotonic() + COUNTS_EVERY
+        self.counts_every = float(app.config.get("INDEX_COUNTS_SECONDS", 300.0))
+        self._next_counts = time.monotonic() + self.counts_every
         self._retry_at = 0.0
+        self._warmed: Any = None
         self.thread = threading.Thread(target=self._loop, name="kb-index-drainer", daemon=True)
 
     def start(self) -> None:
@@ -85,13 +86,30 @@ class Drainer:
         else:
             writer.drain()
         if time.monotonic() >= self._next_counts:
-            self._next_counts = time.monotonic() + COUNTS_EVERY
+            self._next_counts = time.monotonic() + self.counts_every
             writer.sync_counts()
+        self.warm()
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY
             gone = writer.prune(int(self.app.config["INDEX_LOG_DAYS"]))
             if gone:
                 log.info("pruned %d index log rows", gone)
+
+    def warm(self) -> None:
+        """Build a new index generation's caches here, off the request path: the first search
+        on a new generation pays for field lengths and document sets (seconds at 10k)."""
+        from kb import db
+        from kb.errors import KbError
+        from kb.index import searcher
+
+        try:
+            current = searcher.searcher()
+            if current is self._warmed:
+                return
+            self._warmed = current
+            searcher.search("打印机 无法 连接", ["public"], db.session(), sort="relevance")
+        except KbError:  # being repaired: nothing to warm yet
+            return
 
     def in_child(self, what: str) -> None:
         """Run ``kb index drain`` in a child process: indexing is pure-Python CPU work, and in
