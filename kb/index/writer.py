@@ -208,7 +208,7 @@ def drain(s: Session | None = None) -> int:
 
 def sync_counts() -> int:
     """Rewrite the documents of articles voted on since the last sync (the ``helpful`` sort
-    column); returns how many. Run by the drainer about once a minute: votes never make an
+    column); returns how many. Run by the drainer every KB_INDEX_COUNTS_SECONDS: votes never make an
     index commit of their own, so they do not invalidate every worker's search caches."""
     base = root()
     name = current_name(base)
