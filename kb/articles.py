@@ -326,6 +326,9 @@ def _make_published(
     article.published_at = now
     article.updated_at = now
     _set_face(article, draft_of(revision))
+    from kb import freshness  # issue 11: no article goes out without a review date
+
+    freshness.apply_default(s, article)
     audit.record(
         s, actor, "article.publish", "article", article.slug, revision=revision.number, note=note
     )
@@ -379,14 +382,29 @@ def return_(s: Session, actor: Any, article: Article, reason: str) -> None:
     )
 
 
-def archive(s: Session, actor: Any, article: Article, reason: str = "") -> None:
-    """Take a published article offline (outdated, replaced); its history is kept."""
+def archive(
+    s: Session, actor: Any, article: Article, reason: str = "", replaced_by: str | None = None
+) -> None:
+    """Take a published article offline (outdated, replaced); its history is kept. With
+    ``replaced_by`` (another published article's slug) its address forwards there."""
     policy.require(actor, Action.ARCHIVE, article)
     if article.status != "published":
         raise TransitionRefused("只有已发布的文章可以归档。")
+    from kb import freshness
+
+    article.replaced_by = freshness.check_replacement(s, article, replaced_by)
     article.status = "archived"
     article.updated_at = utcnow()
-    audit.record(s, actor, "article.archive", "article", article.slug, reason=(reason or "")[:2000])
+    extra = {"replaced_by": article.replaced_by} if article.replaced_by else {}
+    audit.record(
+        s,
+        actor,
+        "article.archive",
+        "article",
+        article.slug,
+        reason=(reason or "")[:2000],
+        **extra,
+    )
     _enqueue(s, article)
 
 
@@ -396,6 +414,7 @@ def restore(s: Session, actor: Any, article: Article) -> None:
     if article.status != "archived" or article.published_revision is None:
         raise TransitionRefused("只有已归档的文章可以恢复发布。")
     article.status = "published"
+    article.replaced_by = None  # back online: its address is its own again
     article.updated_at = utcnow()
     audit.record(s, actor, "article.restore", "article", article.slug)
     _enqueue(s, article)

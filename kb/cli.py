@@ -131,6 +131,11 @@ def init_cmd(demo: bool) -> None:
     if s.scalar(select(Organisation).where(Organisation.kind == "bureau")) is None:
         accounts.create_org(s, SYSTEM, "bureau", "广西壮族自治区数据局", "bureau")
         s.commit()
+    from kb import articles as ops
+    from kb import freshness
+
+    if freshness.fill_missing(s):  # issue 11: older data gets the default review dates
+        ops.commit(s)
     if not demo:
         click.echo("数据库已就绪。")
         return

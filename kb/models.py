@@ -134,6 +134,10 @@ class Article(Base):
     # the search index stores, so SQL listings and search filter by one rule.
     acl: Mapped[str] = mapped_column(String(2000), default=" public ")
     review_by: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # issue 11 (freshness): when a curator or the owning editor last confirmed it (复核无误), and
+    # the article that replaces it once archived (its old address answers 301 there)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -252,6 +256,8 @@ class QueryLog(Base):
     results: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))
     clicked: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # set by the ranker when the best answer was weak (None: not judged, e.g. older rows)
+    weak: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 # ---- feedback loop and ticket closure (issue 5) ----------------------------------------------
@@ -367,6 +373,27 @@ class TicketArticle(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
 
     __table_args__ = (UniqueConstraint("ticket_id", "article_id", name="uq_ticket_article"),)
+
+
+class ArticleRead(Base):
+    """Reads of an article's published face, counted per day and per reader kind (issue 11).
+
+    One row per (article, China-time day, role, organisation kind); no user is recorded, so
+    evaluation item 14 can count reads by procurement-unit users without personal data.
+    """
+
+    __tablename__ = "article_read"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    role: Mapped[str] = mapped_column(String(16))  # reader | editor | curator | admin | anonymous
+    org_kind: Mapped[str] = mapped_column(String(16), default="")  # unit | enterprise | bureau | ""
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        UniqueConstraint("article_id", "day", "role", "org_kind", name="uq_article_read"),
+    )
 
 
 class RevisionComment(Base):

@@ -105,7 +105,10 @@ def spec() -> dict[str, Any]:
             ),
         },
         "/articles/{slug}": {
-            "get": _op("文章元数据、Markdown、HTML 与修订号", params=[slug, "revision"]),
+            "get": _op(
+                "文章元数据、Markdown、HTML 与修订号；stale（已过复核日期）、replaced_by、replaces",
+                params=[slug, "revision"],
+            ),
             "put": _op(
                 "保存新的工作修订；base_revision 为编辑所基于的修订号，"
                 "之后已有更新的修订时答复 409 edit_conflict（含 current_revision）",
@@ -123,7 +126,7 @@ def spec() -> dict[str, Any]:
         ("withdraw", "撤回提交"),
         ("publish", "发布（审核员）"),
         ("return", "退回（审核员，需 reason）"),
-        ("archive", "归档（审核员）"),
+        ("archive", "归档（审核员）：{reason, replaced_by（替代文章标识，旧地址 301 跳转）}"),
         ("restore", "恢复发布（审核员）"),
     ):
         paths[f"/articles/{{slug}}/{name}"] = {

@@ -11,7 +11,48 @@ def extra_paths() -> dict[str, Any]:
     paths.update(_search_paths())
     paths.update(_loop_paths())
     paths.update(_checker_paths())
+    paths.update(_bureau_paths())
     return paths
+
+
+def _bureau_paths() -> dict[str, Any]:
+    """Issue 11: freshness, evaluation items 13/14 and the 月报 (curators; others get 404)."""
+    from kb.openapi import _op
+
+    evaluation = _op(
+        "评价项 13、14（审核员）：{enterprise, year, items: [{item, verdict: 是|否|不涉及, "
+        "evidence: {…, checks: [{name, label, value, threshold, passed}]}, advice}]}；"
+        "不带 enterprise 时为全区（enterprise 为 null，evidence.enterprises 为各结论的企业数）",
+        params=["enterprise", "year"],
+        auth=True,
+    )
+    return {
+        "/review-due": {
+            "get": _op(
+                "需复审：30 天内到期或已过复审日期的已发布文章（编辑见本企业，审核员见全部）："
+                "{today, within_days, total, results: [{slug, title, enterprise, review_by, "
+                "days_left, overdue}]}",
+                params=["sort"],
+                auth=True,
+            )
+        },
+        "/articles/{slug}/confirm": {
+            "post": _op(
+                "复核无误（所属企业编辑或审核员）：复审日期顺延，返回 {slug, review_by, stale}",
+                params=["{slug}"],
+                auth=True,
+            )
+        },
+        "/evaluation": {"get": evaluation},
+        "/reports/monthly": {
+            "get": _op(
+                "月报（审核员）：本月与上月的各项指标 {month, previous_month, enterprise, rows, "
+                "current, previous}；CSV/XLSX 见 /reports/monthly?format=csv|xlsx",
+                params=["month", "enterprise"],
+                auth=True,
+            )
+        },
+    }
 
 
 def _checker_paths() -> dict[str, Any]:

@@ -403,7 +403,7 @@ def test_queries_are_logged_without_the_user_and_reported_to_curators(
     assert log[0].results >= 1 and log[1].results == 0
     # the log has no column that could name the user
     columns = {c.name for c in QueryLog.__table__.columns}
-    assert columns == {"id", "at", "query", "results", "role", "clicked"}
+    assert columns == {"id", "at", "query", "results", "role", "clicked", "weak"}
     reader.get(f"/search/click/{log[0].id}/kylin-printer-offline")
     ctx.expire_all()
     assert ctx.get(QueryLog, log[0].id).clicked == "kylin-printer-offline"

@@ -136,7 +136,7 @@ def run_kb(paths: list[Path], queries: list[dict[str, Any]]) -> dict[str, Any]:
             from kb.index import searcher, writer
             from kb.permissions import policy
 
-            db.create_all()
+            db.ensure_schema()
             s = db.session()
             corpus.seed_accounts(s)
             started = time.perf_counter()

@@ -18,3 +18,8 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(feedback.bp)
     app.register_blueprint(loop_api.bp)
+    from kb.views import freshness, reports  # the bureau's desk (issue 11)
+
+    app.register_blueprint(freshness.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(reports.api_bp)

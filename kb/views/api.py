@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
-from kb import accounts, comments, db, frontmatter, jsonio, render
+from kb import accounts, comments, db, freshness, frontmatter, jsonio, reads, render
 from kb import articles as ops
 from kb import diff as revdiff
 from kb.errors import Invalid, Unauthorized
@@ -167,8 +167,45 @@ def list_articles():  # type: ignore[no-untyped-def]
 
 @bp.get("/articles/<slug>")
 def get_article(slug: str):  # type: ignore[no-untyped-def]
-    article = ops.get(db.session(), actor(), slug)
-    return jsonify(article_json(article, _shown(article), full=True))
+    s = db.session()
+    article = ops.get(s, actor(), slug)
+    revision = _shown(article)
+    data = article_json(article, revision, full=True)
+    # issue 11: freshness and replacement, read counted like the page
+    data["stale"] = freshness.is_stale(article)
+    data["replaced_by"] = article.replaced_by
+    data["replaces"] = [a.slug for a in freshness.replaces(s, article)]
+    if revision is article.published_revision and article.status == "published":
+        reads.count_after_response(article.id, actor())
+    return jsonify(data)
+
+
+@bp.post("/articles/<slug>/confirm")
+def confirm_article(slug: str):  # type: ignore[no-untyped-def]
+    """复核无误 (issue 11): the owning editor or a curator confirms; the review date moves."""
+    user = require_user()
+    s = db.session()
+    article = ops.get(s, user, slug)
+    freshness.confirm(s, user, article)
+    ops.commit(s)
+    return jsonify(
+        {"slug": article.slug, "review_by": article.review_by.isoformat(), "stale": False}
+    )
+
+
+@bp.get("/review-due")
+def review_due():  # type: ignore[no-untyped-def]
+    """需复审 (issue 11): articles due within 30 days or overdue, as the queue page shows them."""
+    user = require_user()
+    items = freshness.due(db.session(), user, sort=request.args.get("sort") or "date")
+    return jsonify(
+        {
+            "today": freshness.china_today().isoformat(),
+            "within_days": freshness.DUE_WITHIN_DAYS,
+            "total": len(items),
+            "results": [i.as_dict() for i in items],
+        }
+    )
 
 
 @bp.post("/articles")
@@ -240,6 +277,16 @@ def _reason() -> str:
     return value
 
 
+def _replaced_by() -> str | None:
+    if not request.get_data(cache=True):
+        return None
+    data = body_json()
+    value = data.get("replaced_by") if isinstance(data, dict) else None
+    if value is not None and not isinstance(value, str):
+        raise Invalid("replaced_by 应为文章标识", fields={"replaced_by": "应为文字"})
+    return value
+
+
 def _transition(slug: str, name: str):  # type: ignore[no-untyped-def]
     user = require_user()
     s = db.session()
@@ -253,7 +300,7 @@ def _transition(slug: str, name: str):  # type: ignore[no-untyped-def]
     elif name == "return":
         ops.return_(s, user, article, _reason())
     elif name == "archive":
-        ops.archive(s, user, article, _reason())
+        ops.archive(s, user, article, _reason(), _replaced_by())
     elif name == "restore":
         ops.restore(s, user, article)
     ops.commit(s)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from kb import articles as ops
-from kb import atom, comments, db, render
+from kb import atom, comments, db, freshness, reads, render
 from kb import diff as revdiff
 from kb.checker import body_lines
 from kb.errors import Invalid, NotFound
@@ -104,6 +104,9 @@ def _changed_at(article: Article, revision):  # type: ignore[no-untyped-def]
 def show(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
     user = actor()
+    moved_to = freshness.replacement_of(s, slug)
+    if moved_to is not None:  # archived and replaced: the old address forwards for good
+        return redirect(url_for("articles.show", slug=moved_to), 301)
     try:
         article = ops.get(s, user, slug)
     except NotFound:
@@ -113,6 +116,8 @@ def show(slug: str):  # type: ignore[no-untyped-def]
             return render_template("articles/sign_in.html", next=back), 401
         raise
     revision = _shown_revision(article)
+    if revision is article.published_revision and article.status == "published":
+        reads.count_after_response(article.id, user)
     meta = revision.meta
     return render_template(
         "articles/show.html",
@@ -133,6 +138,7 @@ def show(slug: str):  # type: ignore[no-untyped-def]
         can_work=policy.can(user, Action.READ_WORK, article),
         can_edit=policy.can(user, Action.EDIT, article),
         can_review=policy.can(user, Action.REVIEW, article),
+        fresh=freshness.face(s, user, article),
     )
 
 

@@ -290,4 +290,15 @@ def figures():  # type: ignore[no-untyped-def]
         if err.status == 403:
             abort(403)
         raise
-    return render_template("feedback/stats.html", data=data, REASONS=feedback.REASONS)
+    from kb import charts  # issue 11: the figures drawn, not only tabled
+
+    rates = [
+        (e["name"], round(e["link_rate"] * 100, 1))
+        for e in data["enterprises"]
+        if e["link_rate"] is not None
+    ]
+    reuse = [(r["title"], r["tickets"]) for r in (data["overall"] or {}).get("reuse", [])[:10]]
+    drawn = [charts.ranked_bars("各企业工单闭环关联率（%）", rates)]
+    if data["overall"] is not None:
+        drawn.append(charts.ranked_bars("文章复用：帮助解决的工单数 Top 10", reuse))
+    return render_template("feedback/stats.html", data=data, REASONS=feedback.REASONS, charts=drawn)

@@ -90,7 +90,9 @@ def return_(slug: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/<slug>/archive")
 def archive(slug: str):  # type: ignore[no-untyped-def]
-    return _transition(slug, ops.archive, request.form.get("reason", ""))
+    return _transition(
+        slug, ops.archive, request.form.get("reason", ""), request.form.get("replaced_by") or None
+    )
 
 
 @bp.post("/<slug>/restore")

@@ -47,6 +47,13 @@ def _run(per_page_default: int) -> tuple[searcher.ResultPage, dict[str, str], st
     return result, filters, sort
 
 
+def _weak(result: searcher.ResultPage) -> bool | None:
+    """Whether the ranker judged the best answer weak (None while it does not say): the 月报
+    counts weak-answer queries from the log (issue 11)."""
+    weak = getattr(result, "weak", None)
+    return None if weak is None else bool(weak)
+
+
 @bp.get("/search")
 def search():  # type: ignore[no-untyped-def]
     q = request.args.get("q", "")
@@ -58,7 +65,9 @@ def search():  # type: ignore[no-untyped-def]
         ), err.status
     log_id = None
     if result.query and result.page == 1:
-        log_id = searchlog.record(db.session(), actor(), result.query, result.total)
+        log_id = searchlog.record(
+            db.session(), actor(), result.query, result.total, weak=_weak(result)
+        )
     active = {k: v for k, v in filters.items() if v}
     return render_template(
         "search/results.html",
@@ -86,11 +95,37 @@ def _staff_only() -> None:
 
 @bp.get("/search/report")
 @login_required
-def report() -> str:
+def report():  # type: ignore[no-untyped-def]
     _staff_only()
-    days = int_arg("days", 30, 1, 365)
+    from kb import reports
+    from kb.views.reports import export_format, send
+
+    fmt = export_format()
+    month_text = request.args.get("month") or None
+    if month_text:  # a calendar month (China time) instead of the last N days
+        period = reports.parse_month(month_text)
+        data = searchlog.report(db.session(), start=period.start, end=period.end)
+        days, label = 0, period.label
+    else:
+        days = int_arg("days", 30, 1, 365)
+        data = searchlog.report(db.session(), days)
+        label = f"最近 {days} 天"
+    if fmt != "html":
+        name = f"kb-search-{month_text or f'{days}d'}"
+        return send(searchlog.report_sheets(data, label), fmt, name)
+    from kb import charts
+
+    drawn = [
+        charts.ranked_bars("无结果的搜索 Top 20", [(q, n) for q, n, _c in data["zero"][:20]]),
+        charts.ranked_bars("热门搜索 Top 20", [(q, n) for q, n, _c in data["top"][:20]]),
+    ]
     return render_template(
-        "search/report.html", report=searchlog.report(db.session(), days), days=days
+        "search/report.html",
+        report=data,
+        days=days,
+        month=month_text or "",
+        label=label,
+        charts=drawn,
     )
 
 
@@ -136,7 +171,7 @@ def hit_json(hit: searcher.Hit) -> dict[str, Any]:
 def api_search():  # type: ignore[no-untyped-def]
     result, _filters, _sort = _run(10)
     if result.query and result.page == 1:
-        searchlog.record(db.session(), actor(), result.query, result.total)
+        searchlog.record(db.session(), actor(), result.query, result.total, weak=_weak(result))
     return jsonify(
         {
             "query": result.query,
