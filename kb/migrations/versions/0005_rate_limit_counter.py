@@ -1,7 +1,7 @@
 """rate limit counters shared by every worker and node (kb.ratelimit)
 
-Revision ID: 0004_rate_limit_counter
-Revises: 0003_revision_comment
+Revision ID: 0005_rate_limit_counter
+Revises: 0004_bureau_desk
 Create Date: 2026-12-07 20:57:47.591208
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_rate_limit_counter"
-down_revision = "0003_revision_comment"
+revision = "0005_rate_limit_counter"
+down_revision = "0004_bureau_desk"
 branch_labels = None
 depends_on = None
 
