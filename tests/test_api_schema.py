@@ -85,7 +85,7 @@ def test_every_operation_answers_in_its_documented_shape(api_world: dict[str, An
 
     for operation in operations:
         # reads only: writes aimed at real articles damaged the Whoosh index in this run
-        # ("Unknown file header" on a segment; reported, left to the index work of issue 9)
+        # ("Unknown file header" on a segment; reported, reproduced on main after i9-index too)
         names = [p.name for p in operation.path_parameters] if operation.method == "get" else []
         cases = st.one_of(*(operation.as_strategy(generation_mode=m) for m in MODES))
 
