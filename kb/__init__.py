@@ -25,12 +25,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     config.load(app.config, app.instance_path, test_config)
 
-    from kb import db, errors, web
+    from kb import db, errors, ratelimit, web
     from kb.extensions import csrf, login_manager
 
     db.init_app(app)
     if app.config.get("SCHEMA_CHECK", True):
         db.check_schema(app)
+    ratelimit.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     errors.init_app(app)

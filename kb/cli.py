@@ -57,8 +57,12 @@ def with_app(func: Callable[..., Any] | None = None, **config: Any) -> Any:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         app = make_app(**config)
+        # index work of the command's own commits happens once, at its end (see kb.index)
+        app.config["INDEX_DRAIN"] = "deferred"
         try:
             with app.app_context():
+                if config.get("SCHEMA_CHECK", True):  # not before `kb db upgrade` has run
+                    _catch_up()  # what a killed command left unapplied in the index log
                 try:
                     return func(*args, **kwargs)
                 except KbError as err:
@@ -66,10 +70,27 @@ def with_app(func: Callable[..., Any] | None = None, **config: Any) -> Any:
                     for name, message in err.fields.items():
                         click.echo(f"  {name}: {message}", err=True)
                     sys.exit(1)
+                finally:
+                    _catch_up()
         finally:
             app.extensions["kb_engine"].dispose()
 
     return wrapper
+
+
+def _catch_up() -> None:
+    """Apply the index log if there is a database and a healthy index (never fails)."""
+    from sqlalchemy import inspect
+
+    from kb import db
+    from kb.index import writer
+
+    try:
+        if not inspect(db.engine()).has_table("index_task"):
+            return
+    except Exception:  # no database yet, or unreachable: the command itself will say so
+        return
+    writer.catch_up_quietly()
 
 
 @click.group(help="广西信创服务保障知识库（kb）管理命令")
@@ -250,10 +271,7 @@ def import_cmd(paths: tuple[str, ...], enterprise: str | None, publish: bool, fo
         s, SYSTEM, paths, enterprise_code=enterprise, publish=publish, force=force
     )
     ok = _print_import(results)
-    from kb.index import writer
-
-    writer.drain()
-    sys.exit(0 if ok else 1)
+    sys.exit(0 if ok else 1)  # with_app applies the index log on the way out
 
 
 @cli.group("db", help="数据库结构：升级与查看版本")
@@ -502,25 +520,39 @@ def org_create(code: str, name: str, kind: str) -> None:
     click.echo(f"已创建单位 {code}（{name}）")
 
 
-@cli.command("serve", help="用 waitress 提供网站服务（默认 http://127.0.0.1:5000）")
+@cli.command("serve", help="提供网站服务（默认 http://127.0.0.1:5000）；--workers N 用 N 个进程")
 @click.option("--host", default=None)
 @click.option("--port", default=None, type=int)
-@click.option("--threads", default=8, type=click.IntRange(1, 64))
-def serve(host: str | None, port: int | None, threads: int) -> None:
-    from waitress import serve as waitress_serve
+@click.option("--threads", default=8, type=click.IntRange(1, 64), help="每个进程的线程数")
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(1, 64),
+    help="进程数：1 用 waitress（默认），大于 1 用 gunicorn",
+)
+@click.option("--access-log", is_flag=True, help="在标准输出记录每个请求（含处理进程号；多进程时）")
+def serve(host: str | None, port: int | None, threads: int, workers: int, access_log: bool) -> None:
+    from kb import serving
 
     app = make_app()
     with app.app_context():
-        from kb.index import writer
-
         _session()
-        writer.ensure_index()
-    _start_outbox_drainer(app)
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
-    click.echo(f"kb 已启动：http://{host}:{port}/ （数据目录 {app.config['DATA_DIR']}）")
-    # ident="": no Server banner (等保 / ASVS: do not announce the software)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="")
+    click.echo(
+        f"kb 已启动：http://{host}:{port}/ （数据目录 {app.config['DATA_DIR']}，"
+        f"索引目录 {app.config['INDEX_DIR']}，{workers} 个进程）"
+    )
+    if workers > 1:
+        app.extensions["kb_engine"].dispose()  # the workers open their own connections
+        serving.run_gunicorn(host, port, workers, threads, access_log)
+        return
+    # The index is checked, repaired and caught up by the drainer thread, not here: a damaged
+    # index must not stop the site from starting (search answers 503 until it is rebuilt).
+    from kb.index import drainer
+
+    drainer.start(app).wake()
+    serving.run_waitress(app, host, port, threads)  # Server: waitress
 
 
 @cli.command("check", help="按知识库标准检查 Markdown 文章（文件或目录）；有错误时退出码为 1")
@@ -557,22 +589,6 @@ def check_cmd(paths: tuple[str, ...], fmt: str) -> None:
     sys.exit(1 if any(report.has_errors for _, report in results) else 0)
 
 
-def _start_outbox_drainer(app: Any, every: float = 15.0) -> None:
-    """Apply index tasks a request left queued (lock busy, crash) within seconds, not at the
-    next change; logged and retried, never silent like Whoosh's AsyncWriter threads."""
-    import threading
-
-    def loop() -> None:
-        from kb.index import writer
-
-        stop = threading.Event()
-        while not stop.wait(every):
-            with app.app_context():
-                writer.drain_quietly()
-
-    threading.Thread(target=loop, name="kb-index-drain", daemon=True).start()
-
-
 def main() -> None:
     cli()
 
@@ -596,6 +612,25 @@ def index_group() -> None:
     pass
 
 
+@index_group.command(
+    "drain", help="应用索引变更日志；索引损坏或过期时重建（服务的后台线程也会自动执行）"
+)
+@with_app
+def index_drain() -> None:
+    from kb.index import writer
+
+    found = writer.problem()
+    if found is not None:
+        click.echo(f"搜索索引不可用：{found.message}，正在重建…")
+        if not writer.repair(found):
+            click.echo("另一个进程正在重建索引。")
+            return
+        click.echo("索引已重建。")
+        return
+    applied = writer.drain()
+    click.echo(f"已应用索引变更：{applied} 篇文章。")
+
+
 @index_group.command("verify", help="比对数据库与索引；--repair 修复差异。一致时退出码 0，有差异 1")
 @click.option("--repair", is_flag=True, help="修复发现的差异")
 @with_app
@@ -604,6 +639,18 @@ def index_verify(repair: bool) -> None:
 
     _session()
     report = writer.verify(repair=repair)
+    if report.problem is not None:
+        click.echo(f"搜索索引不可用：{report.problem.message}。", err=True)
+        if repair:
+            after = writer.verify()
+            click.echo("已重建索引。" if after.ok else "重建后仍有差异，请运行 kb reindex。")
+            sys.exit(0 if after.ok else 1)
+        click.echo(
+            "正在运行的 kb serve 会自动在后台重建索引（期间搜索暂不可用）；"
+            "也可以运行 kb index verify --repair 或 kb reindex 立即重建。",
+            err=True,
+        )
+        sys.exit(1)
     click.echo(f"待处理的索引任务：{report.queued}")
     for label, slugs in (
         ("索引中缺少", report.missing),
@@ -622,3 +669,7 @@ def index_verify(repair: bool) -> None:
         click.echo("已修复。" if after.ok else "修复后仍有差异，请运行 kb reindex。")
         sys.exit(0 if after.ok else 1)
     sys.exit(1)
+
+
+if __name__ == "__main__":  # python -m kb.cli (the index drainer's child process)
+    main()

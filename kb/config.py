@@ -33,6 +33,11 @@ DEFAULTS: dict[str, Any] = {
     "FEEDBACK_RATE_PER_VOTER": 10,  # votes a minute per browser or user
     "FEEDBACK_RATE_PER_IP": 60,  # votes a minute per address (offices share one)
     "INDEX_LOCK_TIMEOUT": 30.0,  # seconds a writer waits for Whoosh's lock
+    "INDEX_POLL_SECONDS": 1.0,  # how often a server reads the index log (other nodes' changes)
+    "INDEX_COUNTS_SECONDS": 300,  # vote counts reach the index's helpful sort this late
+    "INDEX_LOG_DAYS": 7,  # index log rows older than this are pruned (a node off longer rebuilds)
+    "INDEX_DRAIN": "inline",  # inline | background (kb serve) | deferred (CLI), see kb.index
+    "RATELIMIT_STORAGE_URI": "kb+database://",  # rate-limit counters live in kb's database
     "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead of a clock
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -126,7 +131,13 @@ def load(config: dict[str, Any], instance_path: str, test_config: dict[str, Any]
     )
     for key in ("FEEDBACK_RATE_PER_VOTER", "FEEDBACK_RATE_PER_IP"):
         config[key] = _as_int(f"KB_{key}", config[key], 1, 100_000)
-    for key in ("SEARCH_TIME_LIMIT", "INDEX_LOCK_TIMEOUT"):
+    config["INDEX_LOG_DAYS"] = _as_int("KB_INDEX_LOG_DAYS", config["INDEX_LOG_DAYS"], 1, 3650)
+    if config["INDEX_DRAIN"] not in ("inline", "background", "deferred"):
+        raise ConfigError("配置项 KB_INDEX_DRAIN 应为 inline、background 或 deferred")
+    config["INDEX_COUNTS_SECONDS"] = float(
+        _as_int("KB_INDEX_COUNTS_SECONDS", config["INDEX_COUNTS_SECONDS"], 1, 86400)
+    )
+    for key in ("SEARCH_TIME_LIMIT", "INDEX_LOCK_TIMEOUT", "INDEX_POLL_SECONDS"):
         try:
             config[key] = float(config[key])
         except (TypeError, ValueError):

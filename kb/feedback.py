@@ -5,7 +5,8 @@ A vote (有帮助 / 没帮助) is one row per signed-in user or per browser and 
 by publishing a revision that names the request (``on_revision_published`` closes it) or by
 declining with a reply. Curators see every open request, which are overdue (working days), and
 can reassign or escalate. Every change goes through here, with its audit event, in one
-transaction; vote counts reach the search index through the outbox.
+transaction; vote counts are read from the database wherever they are shown, and reach the
+search index's sort column in the background (kb.index.writer.sync_counts), never in the request.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from kb import audit, pii
 from kb.errors import Conflict, Invalid, NotFound
-from kb.models import Article, Feedback, IndexTask, RevisionRequest, User, utcnow
+from kb.models import Article, Feedback, RevisionRequest, User, utcnow
 from kb.permissions import policy
 from kb.permissions.policy import Gate
 from kb.permissions.roles import Action, Role
@@ -169,7 +170,7 @@ def vote(
 ) -> Feedback:
     """Record (or change) a vote; "没帮助" with a reason opens a revision request.
 
-    The caller commits (``kb.articles.commit``) so the new counts reach the index.
+    The caller commits (``kb.articles.commit``).
     """
     helpful, reason, comment = _clean_vote(helpful, reason, comment)
     if article.status != "published" or not policy.can(user, Action.READ, article):
@@ -235,7 +236,6 @@ def vote(
                 reason=reason,
             )
     audit.record(s, user, "feedback.vote", "article", article.slug, helpful=helpful, reason=reason)
-    s.add(IndexTask(article_id=article.id))
     return fb
 
 

@@ -116,7 +116,12 @@ def import_file(
     draft.enterprise = owner.code
     digest = content_hash(draft)
     staged = False
+    report = None
     if article is None:
+        if publish:
+            # before the first write: on SQLite the write lock would be held through the
+            # checker's CPU work, and every request that writes meanwhile would wait for it
+            report = check(text, import_context(s, known_slugs, draft.slug, path.parent))
         article = ops.create(s, actor, draft, owner=owner, message=f"导入 {path.name}")
         outcome = "created"
     else:
@@ -162,7 +167,8 @@ def import_file(
             result.message = "内容检查有错误，保留为草稿，未提交审核"
         return result
     if publish:
-        report = check(text, import_context(s, known_slugs, article.slug, path.parent))
+        if report is None:
+            report = check(text, import_context(s, known_slugs, article.slug, path.parent))
         result.findings = report.as_dicts()
         if report.has_errors and not force:
             result.outcome = "draft"

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, g, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from kb import accounts, db, pii, sessions
 from kb.errors import Forbidden, Unauthorized, wants_json
@@ -62,8 +63,17 @@ def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(CHINA).strftime(fmt)
 
 
+class RowId(IntegerConverter):
+    """``<int:...>`` in every route: a database row id, so at most SQLite's 64-bit integer; a
+    longer number is no such page (404) rather than an overflow in the query (500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 # Blueprints exempt from the form CSRF check because they speak JSON to tokens as well
-API_BLUEPRINTS = {"api", "loop_api", "search_api", "reports_api"}
+API_BLUEPRINTS = {"api"}  # the whole JSON API is one blueprint (kb/api/)
 # Where a user who must change the password may still go
 _PASSWORD_CHANGE_OPEN = {"auth.change_password", "auth.logout", "auth.login", "static"}
 
@@ -102,6 +112,8 @@ def _authenticate() -> Any:
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = RowId  # before the blueprints add their rules
+
     @login_manager.user_loader
     def _load(session_key: str) -> Any:
         return sessions.load(db.session(), session_key)

@@ -159,6 +159,7 @@ class DocSets:
         self.alive = alive
         self.live_count = int(alive.sum())
         self.live = self._pack(alive)
+        self._read = threading.RLock()  # held while reading through the shared reader
         self._facets: dict[str, dict[str, int]] = {}
         self._norms: dict[str, np.ndarray] = {}
 
@@ -204,7 +205,8 @@ class DocSets:
             key = (sid, field, text)
             found = _segments.get(key)
             if found is None:
-                found = _segment_postings(seg, field, text)
+                with self._read:  # one reader, many threads: its files are not thread-safe
+                    found = _segment_postings(seg, field, text)
                 _segments.put(key, found)
             if len(found[0]):
                 ids_parts.append(found[0] + offset if offset else found[0])
@@ -256,7 +258,9 @@ class DocSets:
             cached = self._facets.get(field)
         if cached is None:
             cached = {}
-            for raw in self.reader.lexicon(field):
+            with self._read:
+                values = list(self.reader.lexicon(field))
+            for raw in values:
                 value = raw.decode("utf-8")
                 bits = self.term(field, value)
                 if bits:
@@ -299,7 +303,8 @@ class DocSets:
         for seg, _offset, sid in self._segs:
             found = _segments.lengths((sid, field))
             if found is None:
-                found = _segment_lengths(seg, field)
+                with self._read:  # one reader, many threads: its files are not thread-safe
+                    found = _segment_lengths(seg, field)
                 _segments.put_lengths((sid, field), found, live_ids | _other_live_segments())
             parts.append(found)
         if not parts:
@@ -327,6 +332,7 @@ def at_least(sets: list[int], m: int) -> int:
 
 _shared: dict[tuple[str, int], DocSets] = {}
 _shared_lock = threading.Lock()
+_build_lock = threading.Lock()
 
 
 def _other_live_segments() -> set[str]:
@@ -342,9 +348,14 @@ def for_searcher(searcher: Any, key: str) -> DocSets:
         found = _shared.get(ident)
     if found is not None and found.size == searcher.doc_count_all():
         return found
-    built = DocSets(searcher, key)
-    with _shared_lock:
-        _shared[ident] = built
-        while len(_shared) > 2:  # the live generation, and the one a slow thread still reads
-            _shared.pop(next(iter(_shared)))
+    with _build_lock:  # one thread builds a new generation's sets; the others wait for them
+        with _shared_lock:
+            found = _shared.get(ident)
+        if found is not None and found.size == searcher.doc_count_all():
+            return found
+        built = DocSets(searcher, key)
+        with _shared_lock:
+            _shared[ident] = built
+            while len(_shared) > 2:  # the live generation, and one a slow thread still reads
+                _shared.pop(next(iter(_shared)))
     return built

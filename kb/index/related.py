@@ -14,6 +14,7 @@ from typing import Any
 
 from whoosh.query import Or, Term
 
+from kb.index.health import IndexUnavailable
 from kb.index.schema import brand_of, plain_text
 from kb.index.searcher import acl_filter, searcher
 
@@ -47,8 +48,9 @@ def related(
 ) -> list[Related]:
     """Up to ``limit`` articles like this one, of its category or a product brand it names,
     that a reader with ``visible_terms`` may see (most similar first)."""
-    s = searcher()
-    if s is None:
+    try:
+        s = searcher()
+    except IndexUnavailable:  # being rebuilt: the article page shows no related articles
         return []
     # Cached on the searcher: a new one is opened whenever the index changes, so a list never
     # outlives the index it came from; the reader's ACL terms are part of the key.

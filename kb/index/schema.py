@@ -23,7 +23,7 @@ from kb.permissions.policy import document_acl
 # Bumped whenever what the index holds changes, so an index built by older code can be told
 # apart and rebuilt. 4: term frequencies are scored (no change on disk) and ``review_by``.
 INDEX_SCHEMA_VERSION = 4
-SCHEMA_VERSION = INDEX_SCHEMA_VERSION
+SCHEMA_VERSION = INDEX_SCHEMA_VERSION  # what kb-index.json records
 # Three scored fields, not one per front-matter key: every field multiplies the term matchers
 # of every query word, and Whoosh scores them in pure Python (six fields cost 2 s at 10k).
 SEARCH_FIELDS = {  # field → boost (BM25F weights)

@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 from whoosh.query import And, Or, Phrase, Query, Term
 
 from kb.errors import KbError
-from kb.index import bitsets, ranker, synonyms, thesaurus, writer
+from kb.index import bitsets, health, ranker, synonyms, thesaurus, writer
 from kb.index.analyzer import QUERY_FILLER, fold_for_lookup, normalise, precise_words, tokens
 from kb.index.schema import PINYIN_BOOST, SEARCH_FIELDS, brand_of, review_day
 
@@ -89,12 +89,13 @@ _open: list[Any] = []  # every searcher opened, so close_all() can release their
 _open_lock = threading.Lock()
 
 
-def searcher() -> Any | None:
-    """This thread's searcher on the live index (None before the first build)."""
+def searcher() -> Any:
+    """This thread's searcher on the live index; IndexUnavailable (503) while there is none
+    or the node is repairing it (kb.index.health) — never a silently empty result."""
     base = writer.root()
     name = writer.current_name(base)
-    if name is None:
-        return None
+    if name is None or health.repairing(base):
+        raise health.IndexUnavailable()
     key = (str(base), name)
     entry = getattr(_local, "entry", None)
     if entry is not None and entry[0] == key and entry[1].up_to_date():
@@ -102,20 +103,44 @@ def searcher() -> Any | None:
     # Not Searcher.refresh(): in whoosh-reloaded 2.7.5 it fails after an empty index and
     # re-adds the old reader's segments to the new one. A new searcher on non-compound
     # segments opens in well under a millisecond.
-    fresh = writer.open_current(base).searcher()
+    try:
+        fresh = writer.open_current(base).searcher()
+    except Exception as exc:  # damaged: expected, repaired in the background, no traceback
+        log.warning("search index %s cannot be opened (%s): answering 503", name, exc)
+        from kb.index import drainer
+
+        drainer.wake()  # the health check confirms the damage and repairs it
+        raise health.IndexUnavailable() from None
     _track(entry[1] if entry is not None else None, fresh)
     _local.entry = (key, fresh)
     return fresh
 
 
+_retired: list[tuple[float, Any]] = []  # (when, searcher) replaced, closed a little later
+RETIRE_SECONDS = 60.0
+
+
 def _track(old: Any | None, new: Any | None) -> None:
+    """Keep count of open searchers. A replaced one is closed only a minute later: the shared
+    document sets of its generation (kb.index.bitsets) read through the reader of whichever
+    thread built them, and other threads may still be answering from that generation."""
+    now = time.monotonic()
     with _open_lock:
         if old is not None:
             if old in _open:
                 _open.remove(old)
-            old.close()
+            _retired.append((now, old))
+        while _retired and now - _retired[0][0] > RETIRE_SECONDS:
+            _retired.pop(0)[1].close()
         if new is not None:
             _open.append(new)
+
+
+def _forget_mine() -> None:
+    """Open a fresh searcher on this thread's next call. The old one is not closed here: the
+    shared document sets of its generation (kb.index.bitsets) may read through its reader;
+    close_all() releases it."""
+    _local.entry = None
 
 
 def close_all() -> None:
@@ -123,6 +148,8 @@ def close_all() -> None:
     with _open_lock:
         while _open:
             _open.pop().close()
+        while _retired:
+            _retired.pop()[1].close()
     _local.__dict__.clear()
 
 
@@ -277,7 +304,38 @@ def acl_filter(visible_terms: list[str], filters: dict[str, str]) -> Query:
 # ---- search --------------------------------------------------------------------------------
 
 
-def search(
+def search(q: str, visible_terms: list[str], s_db: Any, **options: Any) -> ResultPage:
+    """One page of results (see ``_search``); an unreadable index answers 503, not 500.
+
+    Vote counts come from the database: the index's copy is refreshed in the background.
+    """
+    try:
+        result = _search(q, visible_terms, s_db, **options)
+    except KbError:
+        raise
+    except Exception:
+        # a searcher may hold a file a merge has since replaced: retry once on a fresh one
+        _forget_mine()
+        try:
+            result = _search(q, visible_terms, s_db, **options)
+        except KbError:
+            raise
+        except Exception:
+            found = writer.problem()
+            if found is None:
+                raise
+            from kb.index import drainer
+
+            drainer.wake()
+            raise health.IndexUnavailable() from None
+    counts = writer.helpful_counts(s_db, [hit.slug for hit in result.hits])
+    for hit in result.hits:
+        yes, no = counts.get(hit.slug, (hit.helpful["yes"], hit.helpful["no"]))
+        hit.helpful = {"yes": yes, "no": no}
+    return result
+
+
+def _search(
     q: str,
     visible_terms: list[str],
     s_db: Any,
@@ -304,8 +362,6 @@ def search(
     )
     deadline = time.monotonic() + time_limit
     s = searcher()
-    if s is None:
-        return result
     sets = bitsets.for_searcher(s, str(writer.root()))
     scope = sets.live & sets.any_of(("acl", t) for t in visible_terms)
     for name, value in filters.items():
@@ -629,8 +685,6 @@ def suggest_correction(parsed: ParsedQuery, visible_terms: list[str]) -> str | N
     replaced by a close word that occurs in an article the reader may see (pinyin is mapped
     back to Chinese)."""
     s = searcher()
-    if s is None:
-        return None
     compact = "".join(parsed.words)
     if len(parsed.words) > 1 and len(compact) <= 8 and not compact.isascii():
         whole = _correct(s, compact, visible_terms)
@@ -674,9 +728,9 @@ def type_ahead(q: str, visible_terms: list[str], limit: int = 8) -> list[dict[st
     """Titles and products the reader may see that match what has been typed so far."""
     text = normalise(q or "").strip()[:50]
     words = precise_words(text)
-    s = searcher()
-    if s is None or not words:
+    if not words:
         return []
+    s = searcher()
     fields = {"title": 3.0, "keywords": 1.0}
     concepts: list[Query] = [
         Or([Term(f, w, boost=b) for f, b in fields.items()] + [Term("pinyin", w)])

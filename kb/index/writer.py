@@ -1,12 +1,21 @@
 """Keeps the Whoosh index in step with the database, which is the source of truth.
 
-- Every change commits an IndexTask row with it (the outbox); ``drain`` applies pending tasks
-  after the commit, under Whoosh's single-writer lock (waiting for it, never failing the
-  user's request), and deletes only the tasks it applied. A crash between commit and drain
-  leaves tasks behind that the next drain — at the latest at the next start — applies.
-- ``rebuild`` builds a complete index into a new folder and swaps it in by rewriting the
-  ``CURRENT`` pointer atomically, while searches keep answering from the old one.
-- ``verify`` compares database and index; ``repair`` re-queues every difference.
+- Every change commits an IndexTask row with it. The rows form a *log*, not a queue: each
+  index (each node's ``KB_INDEX_DIR``) records in its ``kb-index.json`` how far it has read
+  (``cursor``, the highest id applied), so several nodes on one database each apply every
+  change. ``drain`` applies the rows after the cursor; it runs in kb.index.drainer's
+  background thread in a server, and at the end of CLI commands — never inside a request.
+- Ids are handed out before commit, so on PostgreSQL a row with a smaller id can become
+  visible after a larger one: ids skipped over are kept as ``gaps`` for a few minutes and
+  looked for again, and applying a row twice is harmless (it rewrites the article from the
+  database).
+- ``prune`` deletes log rows older than ``KB_INDEX_LOG_DAYS`` and records how far it went; an
+  index whose cursor is behind that (a node that was off for longer) is rebuilt.
+- ``rebuild`` builds a complete index in a new folder and swaps it in by rewriting the
+  ``CURRENT`` pointer atomically, while searches keep answering from the old one; ``repair``
+  does the same for a damaged, outdated or missing index, on its own (kb.index.health).
+- ``verify`` compares (article, revision, ACL) sets of database and index; ``repair=True``
+  fixes every difference.
 
 Segments are written non-compound: opening a searcher or updating a document then costs
 milliseconds instead of copying the whole index (measured in PERF-NOTES).
@@ -19,9 +28,8 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +40,18 @@ from whoosh import index as whoosh_index
 from whoosh.index import LockError
 
 from kb import db
-from kb.index.schema import document_for, indexable, make_schema
-from kb.models import Article, IndexTask
+from kb.index import health
+from kb.index.health import POINTER, Problem
+from kb.index.schema import INDEX_SCHEMA_VERSION, document_for, indexable, make_schema
+from kb.models import Article, Feedback, IndexTask, Setting
 
 log = logging.getLogger(__name__)
 
-POINTER = "CURRENT"
-REBUILD_MARK = "REBUILDING"
-STALE_REBUILD_SECONDS = 3 * 3600
 BATCH = 2000
+GAP_SECONDS = 600  # a transaction open longer than this is not waited for
+MAX_GAPS = 5000
+START_WINDOW = 100  # ids below the newest a still-committing transaction may hold
+PRUNED_KEY = "index_log_pruned_through"
 
 
 def root() -> Path:
@@ -48,12 +59,9 @@ def root() -> Path:
 
 
 def current_name(base: Path | None = None) -> str | None:
-    pointer = (base or root()) / POINTER
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    return name if name and (pointer.parent / name).is_dir() else None
+    base = base or root()
+    name = health.current_name(base)
+    return name if name and (base / name).is_dir() else None
 
 
 def open_current(base: Path | None = None) -> Any | None:
@@ -71,17 +79,27 @@ def _swap(base: Path, name: str) -> None:
     os.replace(tmp, base / POINTER)  # atomic: readers see the old or the new name, never half
 
 
-def _rebuilding(base: Path) -> bool:
-    mark = base / REBUILD_MARK
-    try:
-        age = time.time() - mark.stat().st_mtime
-    except FileNotFoundError:
-        return False
-    return age < STALE_REBUILD_SECONDS
-
-
 def _lock_timeout() -> float:
     return float(current_app.config.get("INDEX_LOCK_TIMEOUT", 30.0))
+
+
+def _record(
+    folder: Path, cursor: int, gaps: dict[str, float], counts_synced: str | None = None
+) -> None:
+    """Write kb-index.json after a commit, under the write lock (see health.write_lock)."""
+    if counts_synced is None:
+        counts_synced = (health.read_meta(folder) or {}).get("counts_synced")
+    health.write_meta(
+        folder,
+        {
+            "schema": INDEX_SCHEMA_VERSION,
+            "cursor": cursor,
+            "gaps": gaps,
+            "counts_synced": counts_synced or datetime.now(UTC).isoformat(),
+            "files": health.file_sizes(folder),
+            "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
 
 
 def _apply(writer: Any, s: Session, article_ids: set[int]) -> None:
@@ -90,7 +108,7 @@ def _apply(writer: Any, s: Session, article_ids: set[int]) -> None:
         for a in s.scalars(
             select(Article)
             .where(Article.id.in_(article_ids))
-            .options(joinedload(Article.published_revision))
+            .options(joinedload(Article.published_revision), joinedload(Article.owner))
         )
     }
     for aid in article_ids:
@@ -101,90 +119,189 @@ def _apply(writer: Any, s: Session, article_ids: set[int]) -> None:
             writer.delete_by_term("aid", str(aid))
 
 
-def _pending(s: Session) -> list[tuple[int, int]]:
-    query = select(IndexTask.id, IndexTask.article_id).order_by(IndexTask.id).limit(BATCH)
-    return [(tid, aid) for tid, aid in s.execute(query)]
+def _pending(s: Session, cursor: int, gaps: dict[str, float]) -> list[tuple[int, int]]:
+    query = select(IndexTask.id, IndexTask.article_id).where(IndexTask.id > cursor)
+    rows = list(s.execute(query.order_by(IndexTask.id).limit(BATCH)))
+    if gaps:
+        wanted = [int(g) for g in gaps]
+        rows += list(
+            s.execute(select(IndexTask.id, IndexTask.article_id).where(IndexTask.id.in_(wanted)))
+        )
+    return [(tid, aid) for tid, aid in rows]
+
+
+def _advance(
+    cursor: int, gaps: dict[str, float], seen: list[int], now: float
+) -> tuple[int, dict[str, float]]:
+    """The new cursor and gaps after applying the rows ``seen``."""
+    seen_set = set(seen)
+    kept = {g: t for g, t in gaps.items() if int(g) not in seen_set and now - t < GAP_SECONDS}
+    top = max([cursor, *seen])
+    for missing in set(range(cursor + 1, top + 1)) - seen_set:
+        kept[str(missing)] = now
+    if len(kept) > MAX_GAPS:  # a burst of rolled-back ids: keep the newest
+        kept = dict(sorted(kept.items(), key=lambda kv: int(kv[0]))[-MAX_GAPS:])
+    return top, kept
+
+
+def cursor_of(base: Path | None = None) -> int | None:
+    base = base or root()
+    name = current_name(base)
+    meta = health.read_meta(base / name) if name else None
+    return int(meta.get("cursor", 0)) if meta else None
 
 
 def drain(s: Session | None = None) -> int:
-    """Apply pending index tasks; returns how many articles were written or removed.
+    """Apply the log rows this index has not applied yet; returns how many articles it wrote.
 
-    Works in a session of its own (``s`` is accepted for callers' convenience and not used):
-    what it reads must be a snapshot taken *after* it holds Whoosh's lock. A snapshot from
-    before the wait — SQLite in WAL mode keeps a read transaction's view — can predate a
-    change another process has since indexed and dequeued, and writing that stale view would
-    undo it (seen as a published article missing from the index under four writers).
+    Reads through a session of its own, with each batch read *after* the write lock is held:
+    a read from before the wait could predate a change another process has since applied, and
+    writing that older view would undo it. ``s`` is accepted for callers and not used.
     """
-    ix = open_current()
-    if ix is None:
+    base = root()
+    name = current_name(base)
+    if name is None or health.repairing(base):
         return 0
+    folder = base / name
     applied = 0
     with db.fresh_session() as ds:
         while True:
-            tasks = _pending(ds)
-            ds.rollback()  # end this snapshot before waiting for the lock
-            if not tasks:
-                return applied
-            try:
-                writer = ix.writer(timeout=_lock_timeout(), compound=False)
-            except LockError:
-                log.warning("index writer lock busy; %d task(s) stay queued", len(tasks))
-                return applied
-            try:
-                tasks = _pending(ds)  # a fresh snapshot, taken while holding the lock
-                ids = {aid for _tid, aid in tasks}
-                _apply(writer, ds, ids)
-                writer.commit()
-            except BaseException:
-                writer.cancel()
-                raise
-            # A rebuild running meanwhile may have read the database before these changes:
-            # keep the tasks so the drain after its swap applies them to the new index.
-            if _rebuilding(root()):
+            meta = health.read_meta(folder)
+            if meta is None:
+                return applied  # no record: the health check rebuilds it
+            if not _pending(ds, int(meta.get("cursor", 0)), meta.get("gaps") or {}):
                 ds.rollback()
-                return applied + len(ids)
-            ds.execute(delete(IndexTask).where(IndexTask.id.in_([tid for tid, _aid in tasks])))
-            ds.commit()
+                return applied
+            ds.rollback()  # end this read before waiting for the lock
+            with health.write_lock(base, _lock_timeout()) as held:
+                if not held:
+                    log.warning("index write lock busy; the log stays unapplied for now")
+                    return applied
+                if current_name(base) != name:
+                    return applied  # swapped meanwhile: the new index has its own cursor
+                meta = health.read_meta(folder) or {}
+                cursor, gaps = int(meta.get("cursor", 0)), meta.get("gaps") or {}
+                tasks = _pending(ds, cursor, gaps)
+                ds.rollback()
+                if not tasks:
+                    return applied
+                ids = {aid for _tid, aid in tasks}
+                try:
+                    writer = whoosh_index.open_dir(str(folder)).writer(
+                        timeout=_lock_timeout(), compound=False
+                    )
+                except LockError:
+                    log.warning("Whoosh lock busy; the log stays unapplied for now")
+                    return applied
+                try:
+                    _apply(writer, ds, ids)
+                    writer.commit()
+                except BaseException:
+                    writer.cancel()
+                    raise
+                finally:
+                    ds.rollback()
+                cursor, gaps = _advance(cursor, gaps, [tid for tid, _a in tasks], time.time())
+                _record(folder, cursor, gaps)
             applied += len(ids)
 
 
+def sync_counts() -> int:
+    """Rewrite the documents of articles voted on since the last sync (the ``helpful`` sort
+    column); returns how many. Run by the drainer every KB_INDEX_COUNTS_SECONDS: votes never make an
+    index commit of their own, so they do not invalidate every worker's search caches."""
+    base = root()
+    name = current_name(base)
+    if name is None or health.repairing(base):
+        return 0
+    folder = base / name
+    with health.write_lock(base, _lock_timeout()) as held:
+        if not held or current_name(base) != name:
+            return 0
+        meta = health.read_meta(folder)
+        if meta is None:
+            return 0
+        since = datetime.fromisoformat(meta.get("counts_synced") or datetime.now(UTC).isoformat())
+        now = datetime.now(UTC)
+        with db.fresh_session() as s:
+            ids = set(
+                s.scalars(select(Feedback.article_id).where(Feedback.updated_at > since).distinct())
+            )
+            if ids:
+                writer = whoosh_index.open_dir(str(folder)).writer(
+                    timeout=_lock_timeout(), compound=False
+                )
+                try:
+                    _apply(writer, s, ids)
+                    writer.commit()
+                except BaseException:
+                    writer.cancel()
+                    raise
+        _record(folder, int(meta.get("cursor", 0)), meta.get("gaps") or {}, now.isoformat())
+        return len(ids)
+
+
+def backlog() -> int:
+    """How many log rows this index has not applied (0 without an index)."""
+    cursor = cursor_of()
+    if cursor is None:
+        return 0
+    with db.fresh_session() as s:
+        return s.scalar(select(func.count()).where(IndexTask.id > cursor)) or 0
+
+
 def drain_quietly() -> None:
-    """Drain after a commit; a failure is logged and left to the next drain, never raised."""
+    """Drain; a failure is logged and left to the next drain, never raised."""
     try:
         drain()
-    except Exception:  # the change is committed and its task queued: the user's action stands
-        log.exception("index drain failed; tasks stay queued")
+    except Exception:  # the change is committed and logged: the user's action stands
+        log.exception("index drain failed; the log stays unapplied for now")
 
 
-def _published(s: Session) -> Iterator[Article]:
-    query = (
+def _published_query() -> Any:
+    return (
         select(Article)
         .where(Article.status == "published", Article.published_revision_id.is_not(None))
-        .options(joinedload(Article.published_revision))
+        .options(joinedload(Article.published_revision), joinedload(Article.owner))
         .order_by(Article.id)
         .execution_options(yield_per=500)
     )
-    yield from s.scalars(query)
+
+
+def _start_position(s: Session) -> tuple[int, dict[str, float]]:
+    """Where a new index starts reading the log: its highest id, and recent ids not (yet)
+    visible — on PostgreSQL those may belong to transactions still committing."""
+    top = s.scalar(select(func.max(IndexTask.id))) or 0
+    low = max(1, top - START_WINDOW + 1)
+    window = set(s.scalars(select(IndexTask.id).where(IndexTask.id >= low, IndexTask.id <= top)))
+    now = time.time()
+    gaps = {str(i): now for i in range(low, top + 1) if i not in window}
+    return top, gaps
 
 
 def rebuild(s: Session | None = None, *, procs: int = 1) -> dict[str, Any]:
-    """Build a complete index in a new folder, swap it in, then apply what changed meanwhile.
-
-    Reads through a session of its own whose snapshot starts after the REBUILDING mark
-    exists, so every task it dequeues is one whose change that snapshot contains (``s`` is
-    accepted for callers' convenience and not used).
-    """
+    """Build a complete index in a new folder and swap it in (waits for a rebuild already
+    running on this node); then apply what changed meanwhile."""
     base = root()
-    base.mkdir(parents=True, exist_ok=True)
-    mark = base / REBUILD_MARK
-    mark.write_text(str(os.getpid()), encoding="utf-8")
+    with health.rebuild_lock(base, wait=True):
+        info = _rebuild_locked(base, procs)
+    drain()
+    return info
+
+
+def _rebuild_locked(base: Path, procs: int = 1) -> dict[str, Any]:
     started = time.perf_counter()
+    name = "ix-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    folder = base / name
+    folder.mkdir(parents=True)
+    count = 0
     rs = db.new_session()
     try:
-        last_task = rs.scalar(select(func.max(IndexTask.id))) or 0
-        name = "ix-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-        folder = base / name
-        folder.mkdir()
+        # The log position first, the articles after: anything committed later has a larger
+        # id and is applied by the drain that follows (no snapshot needed across statements).
+        cursor, gaps = _start_position(rs)
+        counts_from = datetime.now(UTC).isoformat()  # votes after this: the next sync_counts
+        rs.rollback()
         ix = whoosh_index.create_in(str(folder), make_schema())
         # compound=False for the parallel writer too: a compound segment makes every later
         # searcher open and update copy the index (52 ms vs 0.7 ms at 10k, PERF-NOTES)
@@ -192,26 +309,23 @@ def rebuild(s: Session | None = None, *, procs: int = 1) -> dict[str, Any]:
         if procs > 1:
             options.update(procs=procs, multisegment=False)
         writer = ix.writer(**options)
-        count = 0
         try:
-            for article in _published(rs):
+            for article in rs.scalars(_published_query()):
                 writer.add_document(**document_for(article))
                 count += 1
             writer.commit()
         except BaseException:
             writer.cancel()
-            shutil.rmtree(folder, ignore_errors=True)
             raise
-        _swap(base, name)
-        rs.execute(delete(IndexTask).where(IndexTask.id <= last_task))
-        rs.commit()
+        _record(folder, cursor, gaps, counts_from)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     finally:
         rs.close()
-        mark.unlink(missing_ok=True)
+    _swap(base, name)
     _remove_old(base, keep={name})
-    drain()
-    seconds = time.perf_counter() - started
-    return {"folder": str(folder), "documents": count, "seconds": seconds}
+    return {"folder": str(folder), "documents": count, "seconds": time.perf_counter() - started}
 
 
 def _remove_old(base: Path, keep: set[str]) -> None:
@@ -222,51 +336,161 @@ def _remove_old(base: Path, keep: set[str]) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+# ---- health and self-repair -----------------------------------------------------------------
+
+
+def pruned_through(s: Session) -> int:
+    value = s.scalar(select(Setting.value).where(Setting.key == PRUNED_KEY))
+    return int(value) if value and value.isdigit() else 0
+
+
+def problem(*, confirm: bool = True) -> Problem | None:
+    """What keeps the live index from serving, or None.
+
+    A file looking missing may only be a merge another process is committing (it deletes
+    old segments before it rewrites kb-index.json): ``confirm`` checks again holding the
+    write lock before calling it damage.
+    """
+    base = root()
+    found = health.check(base)
+    if found is not None and found.code == "damaged" and confirm:
+        with health.write_lock(base, _lock_timeout()) as held:
+            if held:
+                found = health.check(base)
+    if found is not None:
+        return found
+    cursor = cursor_of(base) or 0
+    with db.fresh_session() as s:
+        through = pruned_through(s)
+    if cursor < through:
+        return Problem(
+            "behind",
+            f"索引只读到变更日志第 {cursor} 条，日志已清理到第 {through} 条（节点停机过久）",
+        )
+    return None
+
+
+def repair(found: Problem, *, wait: bool = False) -> bool:
+    """Rebuild aside and swap because of ``found``; searches answer 503 meanwhile.
+
+    Returns False when another process of this node is already repairing (and ``wait`` is off).
+    """
+    base = root()
+    with health.rebuild_lock(base, wait=wait) as held:
+        if not held:
+            return False
+        again = problem()
+        if again is None:  # someone repaired it while we waited for the lock
+            (base / health.REPAIR_MARK).unlink(missing_ok=True)
+            return True
+        level = logging.INFO if again.code == "missing" else logging.WARNING  # first build: no news
+        log.log(level, "search index unusable (%s): rebuilding it", again.message)
+        (base / health.REPAIR_MARK).write_text(again.message, encoding="utf-8")
+        try:
+            info = _rebuild_locked(base)
+        finally:
+            (base / health.REPAIR_MARK).unlink(missing_ok=True)
+        log.log(level, "search index rebuilt: %d documents", info["documents"])
+    drain_quietly()
+    return True
+
+
+repair_index = repair  # for callers whose own parameter is called ``repair``
+
+
 def ensure_index() -> None:
-    """Build the index when none exists; otherwise apply what the outbox still holds."""
-    if open_current() is None:
-        rebuild()
+    """Build or repair the index when it cannot serve; otherwise apply the log."""
+    found = problem()
+    if found is not None:
+        repair(found, wait=True)
     else:
         drain()
 
 
+def catch_up_quietly() -> None:
+    """At the start and end of a CLI command: apply what a killed command left in the log
+    (never failing the command; a damaged index is the server's to repair)."""
+    try:
+        if problem(confirm=False) is None:
+            drain()
+    except Exception:
+        log.exception("index catch-up failed; the next server start or command retries")
+
+
+def prune(days: int) -> int:
+    """Delete log rows older than ``days`` days; returns how many went."""
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    with db.fresh_session() as s:
+        top = s.scalar(select(func.max(IndexTask.id)).where(IndexTask.created_at < cutoff))
+        newest = s.scalar(select(func.max(IndexTask.id))) or 0
+        # Keep the newest row whatever its age: SQLite gives a new row max(id) + 1, so an
+        # emptied table would hand out ids that every index has already read past.
+        top = min(top or 0, newest - 1)
+        if top <= 0:
+            return 0
+        gone = s.execute(delete(IndexTask).where(IndexTask.id <= top)).rowcount or 0
+        row = s.get(Setting, PRUNED_KEY)
+        if row is None:
+            s.add(Setting(key=PRUNED_KEY, value=str(top)))
+        elif int(row.value or 0) < top:
+            row.value = str(top)
+        s.commit()
+        return gone
+
+
+# ---- verify ---------------------------------------------------------------------------------
+
+
 @dataclass
 class Divergence:
-    missing: list[str] = field(
-        default_factory=list
-    )  # published in the database, absent in the index
+    missing: list[str] = field(default_factory=list)  # published, absent in the index
     extra: list[str] = field(default_factory=list)  # in the index but not published (must go)
     stale: list[str] = field(default_factory=list)  # present but from another revision or ACL
-    queued: int = 0
+    queued: int = 0  # log rows this index has not applied yet
+    problem: Problem | None = None  # the index itself is unusable (see kb.index.health)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.extra or self.stale)
+        return self.problem is None and not (self.missing or self.extra or self.stale)
+
+
+def _expected(s: Session) -> dict[str, tuple[str, int, str]]:
+    """aid → (slug, revision id, ACL) of every published article, in one query, no analysis."""
+    rows = s.execute(
+        select(Article.id, Article.slug, Article.published_revision_id, Article.acl).where(
+            Article.status == "published", Article.published_revision_id.is_not(None)
+        )
+    )
+    return {str(aid): (slug, rev, " ".join((acl or "").split())) for aid, slug, rev, acl in rows}
+
+
+def _found(ix: Any) -> dict[str, tuple[str, int, str]]:
+    out: dict[str, tuple[str, int, str]] = {}
+    with ix.searcher() as searcher:
+        for fields in searcher.all_stored_fields():
+            out[fields["aid"]] = (fields["slug"], fields["revision"], fields["acl"])
+    return out
 
 
 def verify(s: Session | None = None, *, repair: bool = False) -> Divergence:
     """Compare the database with the index; with ``repair``, fix every difference."""
     s = s or db.session()
-    report = Divergence(queued=s.scalar(select(func.count()).select_from(IndexTask)) or 0)
-    ix = open_current()
-    if ix is None:
-        report.missing = [a.slug for a in _published(s)]
+    report = Divergence()
+    report.problem = problem()
+    if report.problem is not None:
         if repair:
-            rebuild(s)
+            repair_index(report.problem, wait=True)
         return report
-    expected: dict[str, tuple[Any, ...]] = {}
-    for article in _published(s):
-        doc = document_for(article)
-        expected[doc["aid"]] = (article.slug, doc["revision"], doc["acl"], doc["helpful_votes"])
-    found: dict[str, tuple[Any, ...]] = {}
-    with ix.searcher() as searcher:
-        for fields in searcher.all_stored_fields():
-            found[fields["aid"]] = (
-                fields["slug"],
-                fields["revision"],
-                fields["acl"],
-                fields["helpful_votes"],
-            )
+    base = root()
+    report.queued = s.scalar(select(func.count()).where(IndexTask.id > (cursor_of(base) or 0))) or 0
+    expected = _expected(s)
+    try:
+        found = _found(open_current(base))
+    except Exception as exc:  # unreadable although its files look whole
+        report.problem = Problem("damaged", f"搜索索引无法读取：{exc.__class__.__name__}")
+        if repair:
+            repair_index(report.problem, wait=True)
+        return report
     for aid, values in expected.items():
         if aid not in found:
             report.missing.append(values[0])
@@ -276,13 +500,21 @@ def verify(s: Session | None = None, *, repair: bool = False) -> Divergence:
     report.extra = [found[aid][0] for aid in extra_ids]
     if repair and not report.ok:
         slugs = set(report.missing) | set(report.stale)
-        for article in s.scalars(select(Article).where(Article.slug.in_(slugs))):
-            s.add(IndexTask(article_id=article.id))
+        for article_id in s.scalars(select(Article.id).where(Article.slug.in_(slugs))):
+            s.add(IndexTask(article_id=article_id))
+        for aid in extra_ids:
+            if aid.isdigit():
+                s.add(IndexTask(article_id=int(aid)))  # not published: the drain deletes it
         s.commit()
-        if extra_ids:
-            writer = ix.writer(timeout=_lock_timeout(), compound=False)
-            for aid in extra_ids:
-                writer.delete_by_term("aid", aid)
-            writer.commit()
-        drain(s)
+        drain()
     return report
+
+
+def helpful_counts(s: Session, slugs: list[str]) -> dict[str, tuple[int, int]]:
+    """Current vote counts from the database (the index's copy may lag behind votes)."""
+    if not slugs:
+        return {}
+    rows = s.execute(
+        select(Article.slug, Article.helpful_yes, Article.helpful_no).where(Article.slug.in_(slugs))
+    )
+    return {slug: (yes or 0, no or 0) for slug, yes, no in rows}

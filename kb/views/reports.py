@@ -1,18 +1,17 @@
 """The bureau's report pages (issue 11): 月报, evaluation items 13/14 and their thresholds,
-as printable HTML or (``format=csv|xlsx``) a file; JSON twins under /api/v1. Only curators
-(and administrators) see them; everyone else gets 404. A bearer token works here as in the
-API, so the bureau's scripts can fetch each month's files."""
+as printable HTML or (``format=csv|xlsx``) a file; their JSON twins are in kb/api/bureau.py.
+Only curators (and administrators) see them; everyone else gets 404. A bearer token works
+here as in the API, so the bureau's scripts can fetch each month's files."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from kb import charts, db, evaluation, exports, reports
 from kb.errors import Invalid, KbError
 from kb.views.util import actor
 
 bp = Blueprint("reports", __name__)
-api_bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 
 FORMATS = ("html", "csv", "xlsx")
 
@@ -133,25 +132,3 @@ def evaluation_settings():  # type: ignore[no-untyped-def]
         "reports/evaluation_settings.html", form=form, labels=evaluation.THRESHOLDS, error=error
     )
     return (page, error.status) if error else page
-
-
-@api_bp.get("/evaluation")
-def api_evaluation():  # type: ignore[no-untyped-def]
-    from kb.views.api import require_user
-
-    user = require_user()
-    result = evaluation.evaluate(
-        db.session(), user, request.args.get("year"), request.args.get("enterprise") or None
-    )
-    return jsonify(result)
-
-
-@api_bp.get("/reports/monthly")
-def api_monthly():  # type: ignore[no-untyped-def]
-    from kb.views.api import require_user
-
-    user = require_user()
-    report = reports.monthly(
-        db.session(), user, request.args.get("month"), request.args.get("enterprise") or None
-    )
-    return jsonify(report)

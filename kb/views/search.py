@@ -1,14 +1,12 @@
-"""Search pages and the search API: /search, type-ahead, click tracking, curators' reports
-and synonym editing. Parsing and permissions live in kb/index/searcher.py and the policy."""
+"""Search pages: /search, click tracking, curators' reports and synonym editing (the search
+API is kb/api/search.py and shares ``run_search``). Parsing and permissions live in
+kb/index/searcher.py and the policy."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from flask import (
     Blueprint,
     current_app,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -23,10 +21,9 @@ from kb.permissions.policy import Gate
 from kb.views.util import actor, int_arg
 
 bp = Blueprint("search", __name__)
-api_bp = Blueprint("search_api", __name__, url_prefix="/api/v1")
 
 
-def _run(per_page_default: int) -> tuple[searcher.ResultPage, dict[str, str], str]:
+def run_search(per_page_default: int) -> tuple[searcher.ResultPage, dict[str, str], str]:
     filters = {
         name: (request.args.get(name) or "").strip()[:100] for name in searcher.FILTER_FIELDS
     }
@@ -50,7 +47,7 @@ def _run(per_page_default: int) -> tuple[searcher.ResultPage, dict[str, str], st
 def search():  # type: ignore[no-untyped-def]
     q = request.args.get("q", "")
     try:
-        result, filters, sort = _run(10)
+        result, filters, sort = run_search(10)
     except KbError as err:
         return render_template(
             "search/results.html", q=q[:200], result=None, error=err, filters={}, sort="relevance"
@@ -138,49 +135,3 @@ def edit_synonyms():  # type: ignore[no-untyped-def]
             error = err
             return render_template("search/synonyms.html", text=text, error=error), err.status
     return render_template("search/synonyms.html", text=synonyms.current_text(s), error=None)
-
-
-def hit_json(hit: searcher.Hit) -> dict[str, Any]:
-    return {
-        "slug": hit.slug,
-        "title": hit.title,
-        "title_html": str(hit.title_html),
-        "snippet_html": str(hit.snippet_html),
-        "type": hit.type,
-        "category": hit.category,
-        "products": hit.products,
-        "enterprise": hit.enterprise,
-        "updated_at": hit.updated_at,
-        "helpful": hit.helpful,
-        "url": url_for("articles.show", slug=hit.slug),
-    }
-
-
-@api_bp.get("/search")
-def api_search():  # type: ignore[no-untyped-def]
-    result, _filters, _sort = _run(10)
-    if result.query and result.page == 1:
-        searchlog.record(db.session(), actor(), result.query, result.total, weak=result.weak)
-    return jsonify(
-        {
-            "query": result.query,
-            "total": result.total,
-            "page": result.page,
-            "per_page": result.per_page,
-            "results": [hit_json(h) for h in result.hits],
-            "facets": result.facets,
-            "suggestion": result.suggestion,
-            "notice": result.notice,
-            "weak": result.weak,
-        }
-    )
-
-
-@api_bp.get("/suggest")
-def api_suggest():  # type: ignore[no-untyped-def]
-    q = request.args.get("q", "")
-    if len(q) > searcher.MAX_QUERY_CHARS:
-        raise searcher.SearchError(
-            "输入过长", fields={"q": f"最多 {searcher.MAX_QUERY_CHARS} 个字符"}
-        )
-    return jsonify({"suggestions": searcher.type_ahead(q, policy.visible_terms(actor()))})

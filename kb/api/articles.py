@@ -1,41 +1,26 @@
-"""The JSON API (/api/v1): the same operations and policy as the pages, errors as JSON.
-
-Authentication (the session cookie with the CSRF header ``X-CSRFToken`` for writes, or
-``Authorization: Bearer <token>``) happens once for every request in kb/web.py.
-"""
+"""API handlers for articles: list, read, create, save, the review steps, revisions, diff and
+the content check. The operations (kb/articles.py, kb/checker) decide; these read the request
+and answer through the response models."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import current_app, request, url_for
 
 from kb import articles as ops
-from kb import comments, db, freshness, frontmatter, jsonio, reads, render
+from kb import comments, db, freshness, frontmatter, reads, render
 from kb import diff as revdiff
+from kb.api import MARKDOWN, body, operation, query, raw_json, require_user, respond, validate
+from kb.api import models as m
 from kb.errors import Invalid
-from kb.extensions import csrf
 from kb.models import Article, Revision
 from kb.permissions import policy
-from kb.permissions.policy import Gate
 from kb.permissions.roles import Action
-from kb.views.util import actor, int_arg
+from kb.views.util import actor
 from kb.web import localtime
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
-
-
-def require_user() -> Any:
-    user = actor()
-    policy.require_gate(user, Gate.SIGNED_IN)
-    return user
-
-
-def body_json() -> Any:
-    return jsonio.loads(
-        request.get_data(cache=True), max_depth=current_app.config["MAX_JSON_DEPTH"]
-    )
+BOTH = ("application/json", MARKDOWN)
 
 
 def article_json(
@@ -84,23 +69,16 @@ def article_json(
     return data
 
 
-def _draft_from_request() -> frontmatter.ArticleDraft:
-    """A draft from either a Markdown body with front matter, or JSON fields plus "markdown"."""
-    mimetype = request.mimetype or ""
-    if mimetype == "application/json":
-        data = body_json()
-        if not isinstance(data, dict):
-            raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
-        if "source" in data:
-            source = data["source"]
-            if not isinstance(source, str):
-                raise Invalid("source 应为文字", fields={"source": "应为文字"})
-            return frontmatter.parse(source)
-        body = data.get("markdown", "")
-        if not isinstance(body, str):
-            raise Invalid("markdown 应为文字", fields={"markdown": "应为文字"})
+def _draft_from_request() -> tuple[frontmatter.ArticleDraft, int | None]:
+    """A draft from either a Markdown body with front matter, or JSON fields plus "markdown";
+    and the JSON body's ``base_revision``, if it gave one."""
+    if (request.mimetype or "") == "application/json":
+        fields, data = body(m.ArticleFields)
+        if fields.source is not None:
+            return frontmatter.parse(fields.source), fields.base_revision
+        # the rules of the trade (known types, dates, slugs) are checked on the fields as sent
         meta = {k: v for k, v in data.items() if k not in ("markdown", "base_revision")}
-        return frontmatter.validate_meta(meta, body)
+        return frontmatter.validate_meta(meta, fields.markdown or ""), fields.base_revision
     raw = request.get_data(cache=True)
     try:
         text = raw.decode("utf-8")
@@ -108,7 +86,7 @@ def _draft_from_request() -> frontmatter.ArticleDraft:
         raise Invalid(
             "正文不是有效的 UTF-8 编码", fields={"markdown": "编码错误"}, status=400
         ) from None
-    return frontmatter.parse(text.replace("\r\n", "\n"))
+    return frontmatter.parse(text.replace("\r\n", "\n")), None
 
 
 def _shown(article: Article) -> Revision | None:
@@ -120,31 +98,44 @@ def _shown(article: Article) -> Revision | None:
     return article.review_revision
 
 
-@bp.get("/articles")
+@operation(
+    "GET",
+    "/articles",
+    summary="文章列表（按权限过滤）",
+    query=m.ArticleListQuery,
+    response=m.ArticleList,
+)
 def list_articles():  # type: ignore[no-untyped-def]
-    s = db.session()
-    per_page = int_arg("per_page", 20, 1, 100)
+    args = query(m.ArticleListQuery)
     page = ops.listing(
-        s,
+        db.session(),
         actor(),
-        status=request.args.get("status") or None,
-        type_=request.args.get("type") or None,
-        category=request.args.get("category") or None,
-        page=int_arg("page", 1),
-        per_page=per_page,
+        status=args.status,
+        type_=args.type,
+        category=args.category,
+        page=args.page,
+        per_page=args.per_page,
     )
-    return jsonify(
+    return respond(
+        m.ArticleList,
         {
             "total": page.total,
             "page": page.page,
             "per_page": page.per_page,
             "results": [article_json(a, None) for a in page.items],
-        }
+        },
     )
 
 
-@bp.get("/articles/<slug>")
+@operation(
+    "GET",
+    "/articles/<slug>",
+    summary="文章元数据、Markdown、HTML 与修订号；stale（已过复核日期）、replaced_by、replaces",
+    query=m.ArticleQuery,
+    response=m.Article,
+)
 def get_article(slug: str):  # type: ignore[no-untyped-def]
+    query(m.ArticleQuery)
     s = db.session()
     article = ops.get(s, actor(), slug)
     revision = _shown(article)
@@ -155,10 +146,16 @@ def get_article(slug: str):  # type: ignore[no-untyped-def]
     data["replaces"] = [a.slug for a in freshness.replaces(s, article)]
     if revision is article.published_revision and article.status == "published":
         reads.count_after_response(article.id, actor())
-    return jsonify(data)
+    return respond(m.Article, data)
 
 
-@bp.post("/articles/<slug>/confirm")
+@operation(
+    "POST",
+    "/articles/<slug>/confirm",
+    summary="复核无误（所属企业编辑或审核员）：复审日期顺延，返回 {slug, review_by, stale}",
+    response=m.Confirmed,
+    auth=True,
+)
 def confirm_article(slug: str):  # type: ignore[no-untyped-def]
     """复核无误 (issue 11): the owning editor or a curator confirms; the review date moves."""
     user = require_user()
@@ -166,51 +163,60 @@ def confirm_article(slug: str):  # type: ignore[no-untyped-def]
     article = ops.get(s, user, slug)
     freshness.confirm(s, user, article)
     ops.commit(s)
-    return jsonify(
-        {"slug": article.slug, "review_by": article.review_by.isoformat(), "stale": False}
+    return respond(
+        m.Confirmed,
+        {"slug": article.slug, "review_by": article.review_by.isoformat(), "stale": False},
     )
 
 
-@bp.get("/review-due")
-def review_due():  # type: ignore[no-untyped-def]
-    """需复审 (issue 11): articles due within 30 days or overdue, as the queue page shows them."""
-    user = require_user()
-    items = freshness.due(db.session(), user, sort=request.args.get("sort") or "date")
-    return jsonify(
-        {
-            "today": freshness.china_today().isoformat(),
-            "within_days": freshness.DUE_WITHIN_DAYS,
-            "total": len(items),
-            "results": [i.as_dict() for i in items],
-        }
-    )
-
-
-@bp.post("/articles")
+@operation(
+    "POST",
+    "/articles",
+    summary="新建文章草稿（Markdown+front matter，或 JSON 字段）",
+    body=m.ArticleFields,
+    body_types=BOTH,
+    query=m.CreateQuery,
+    response=m.Article,
+    status=201,
+    auth=True,
+)
 def create_article():  # type: ignore[no-untyped-def]
     user = require_user()
+    args = query(m.CreateQuery)
     s = db.session()
-    draft = _draft_from_request()
+    draft, _base = _draft_from_request()  # a new article has nothing to conflict with
     article = ops.create(
         s,
         user,
         draft,
-        message=request.args.get("message", ""),
+        message=args.message or "",
         max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
     )
     ops.commit(s)
-    return jsonify(article_json(article, article.working_revision, full=True)), 201
+    return respond(m.Article, article_json(article, article.working_revision, full=True), 201)
 
 
-@bp.put("/articles/<slug>")
+@operation(
+    "PUT",
+    "/articles/<slug>",
+    summary="保存新的工作修订；base_revision 为编辑所基于的修订号，之后已有更新的修订时"
+    "答复 409 edit_conflict（含 current_revision）",
+    body=m.ArticleFields,
+    body_types=BOTH,
+    query=m.SaveQuery,
+    response=m.Article,
+    auth=True,
+)
 def update_article(slug: str):  # type: ignore[no-untyped-def]
     user = require_user()
+    args = query(m.SaveQuery)
     s = db.session()
     article = ops.get(s, user, slug)
     policy.require(user, Action.EDIT, article)
-    draft = _draft_from_request()
-    base = _base_revision()
-    resolves = int_arg("resolves", 0, 0, 2**31) or None
+    draft, body_base = _draft_from_request()
+    # the revision the client edited (query string first); absent (older clients): no check
+    base = args.base_revision if args.base_revision is not None else body_base
+    resolves = args.resolves or None
     if resolves is not None:
         from kb import feedback
 
@@ -220,49 +226,24 @@ def update_article(slug: str):  # type: ignore[no-untyped-def]
         user,
         article,
         draft,
-        message=request.args.get("message", ""),
+        message=args.message or "",
         max_bytes=current_app.config["MAX_MARKDOWN_BYTES"],
         resolves_request_id=resolves,
         base_revision=base,
     )
     ops.commit(s)
-    return jsonify(article_json(article, revision, full=True))
+    return respond(m.Article, article_json(article, revision, full=True))
 
 
-def _base_revision() -> int | None:
-    """``base_revision`` from the query string or the JSON body: the revision the client
-    edited. Absent (older clients): no conflict check."""
-    raw: Any = request.args.get("base_revision")
-    if raw is None and (request.mimetype or "") == "application/json":
-        data = body_json()
-        raw = data.get("base_revision") if isinstance(data, dict) else None
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, bool) or not str(raw).isdigit() or not 0 < int(raw) < 2**31:
-        raise Invalid("base_revision 应为修订号（正整数）", fields={"base_revision": "应为正整数"})
-    return int(raw)
-
-
-def _reason() -> str:
+def _reason(model: type[m.Reason] = m.Reason) -> m.Reason:
+    """The optional body of a review step (empty: no note)."""
     if not request.get_data(cache=True):
-        return ""
-    data = body_json()
-    if not isinstance(data, dict):
-        raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
-    value = data.get("reason", data.get("note", ""))
-    if not isinstance(value, str):
-        raise Invalid("reason 应为文字", fields={"reason": "应为文字"})
-    return value
+        return model()
+    return validate(model, raw_json())
 
 
-def _replaced_by() -> str | None:
-    if not request.get_data(cache=True):
-        return None
-    data = body_json()
-    value = data.get("replaced_by") if isinstance(data, dict) else None
-    if value is not None and not isinstance(value, str):
-        raise Invalid("replaced_by 应为文章标识", fields={"replaced_by": "应为文字"})
-    return value
+def _note(reason: m.Reason) -> str:
+    return reason.reason if reason.reason is not None else (reason.note or "")
 
 
 def _transition(slug: str, name: str):  # type: ignore[no-untyped-def]
@@ -274,27 +255,50 @@ def _transition(slug: str, name: str):  # type: ignore[no-untyped-def]
     elif name == "withdraw":
         ops.withdraw(s, user, article)
     elif name == "publish":
-        ops.publish(s, user, article, _reason())
+        ops.publish(s, user, article, _note(_reason()))
     elif name == "return":
-        ops.return_(s, user, article, _reason())
+        ops.return_(s, user, article, _note(_reason()))
     elif name == "archive":
-        ops.archive(s, user, article, _reason(), _replaced_by())
+        archive = _reason(m.Archive)
+        assert isinstance(archive, m.Archive)
+        ops.archive(s, user, article, _note(archive), archive.replaced_by)
     elif name == "restore":
         ops.restore(s, user, article)
     ops.commit(s)
-    return jsonify(article_json(article, article.review_revision))
+    return respond(m.ArticleSummary, article_json(article, article.review_revision))
 
 
-for _name in ("submit", "withdraw", "publish", "return", "archive", "restore"):
-    bp.add_url_rule(
+for _name, _summary, _body in (
+    ("submit", "提交审核", m.Reason),
+    ("withdraw", "撤回提交", m.Reason),
+    ("publish", "发布（审核员），可附 reason", m.Reason),
+    ("return", "退回（审核员，需 reason）", m.Reason),
+    (
+        "archive",
+        "归档（审核员）：{reason, replaced_by（替代文章标识，旧地址 301 跳转）}",
+        m.Archive,
+    ),
+    ("restore", "恢复发布（审核员）", m.Reason),
+):
+    operation(
+        "POST",
         f"/articles/<slug>/{_name}",
-        f"transition_{_name}",
-        lambda slug, _n=_name: _transition(slug, _n),
-        methods=["POST"],
-    )
+        summary=_summary,
+        body=_body,
+        body_required=False,
+        response=m.ArticleSummary,
+        auth=True,
+        endpoint=f"transition_{_name}",
+    )(lambda slug, _n=_name: _transition(slug, _n))
 
 
-@bp.get("/articles/<slug>/revisions")
+@operation(
+    "GET",
+    "/articles/<slug>/revisions",
+    summary="修订历史，每个修订附审核员的评论",
+    response=m.Revisions,
+    auth=True,
+)
 def list_revisions(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
     article = ops.get(s, actor(), slug)
@@ -304,7 +308,8 @@ def list_revisions(slug: str):  # type: ignore[no-untyped-def]
         remarks.setdefault(c.revision_id, []).insert(
             0, {"author": c.author_name, "body": c.body, "created_at": c.created_at.isoformat()}
         )
-    return jsonify(
+    return respond(
+        m.Revisions,
         {
             "slug": article.slug,
             "published": article.published_revision.number if article.published_revision else None,
@@ -322,21 +327,30 @@ def list_revisions(slug: str):  # type: ignore[no-untyped-def]
                 }
                 for r in revisions
             ],
-        }
+        },
     )
 
 
-@bp.get("/articles/<slug>/diff")
+@operation(
+    "GET",
+    "/articles/<slug>/diff",
+    summary="两个修订的差异：lines 为行差异；html 与 rows 在行内用 <del>/<ins> 标出改动的字词"
+    "（其余文字已转义）",
+    query=m.DiffQuery,
+    response=m.Diff,
+    auth=True,
+)
 def diff(slug: str):  # type: ignore[no-untyped-def]
     s = db.session()
     article = ops.get(s, actor(), slug)
-    old = int_arg("from", 0, 1)
-    new = int_arg("to", 0, 1)
-    if not old or not new:
+    if not request.args.get("from") or not request.args.get("to"):
         raise Invalid("需要 from 和 to 两个修订号", fields={"from": "必填", "to": "必填"})
+    args = query(m.DiffQuery)
+    old, new = args.from_, args.to
     lines = ops.diff(s, actor(), article, old, new)
     rows = revdiff.between(s, actor(), article, old, new)
-    return jsonify(
+    return respond(
+        m.Diff,
         {
             "slug": slug,
             "from": old,
@@ -345,18 +359,21 @@ def diff(slug: str):  # type: ignore[no-untyped-def]
             # the review desk's marks: escaped text, <del>/<ins> the only markup
             "html": str(revdiff.unified_html(rows)),
             "rows": [r.as_dict() for r in rows if r.op != "equal"],
-        }
+        },
     )
 
 
-@bp.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
-    from kb.openapi import spec
-
-    return jsonify(spec())
-
-
-@bp.post("/check")
+@operation(
+    "POST",
+    "/check",
+    summary="内容检查：请求体为文章 Markdown（含 front matter），或 JSON {source} / "
+    "{markdown, 各字段}；返回 {findings: [{rule, severity, line, column, message, fix}]}",
+    body=m.CheckBody,
+    body_types=BOTH,
+    query=m.CheckQuery,
+    response=m.CheckResult,
+    auth=True,
+)
 def check_markdown():  # type: ignore[no-untyped-def]
     """Run the content checker on Markdown (raw body, or JSON {"source"} / {"markdown", …})."""
     import yaml
@@ -365,31 +382,28 @@ def check_markdown():  # type: ignore[no-untyped-def]
     from kb.checker.report import Finding, Report
 
     user = require_user()
-    raw = request.get_data(cache=True)
-    slug = request.args.get("slug") or None
+    slug = query(m.CheckQuery).slug
     if (request.mimetype or "") == "application/json":
-        data = body_json()
-        if not isinstance(data, dict):
-            raise Invalid("请求体应为 JSON 对象", fields={"body": "应为 JSON 对象"})
-        slug = data.get("slug") if isinstance(data.get("slug"), str) else slug
-        if isinstance(data.get("source"), str):
-            text = data["source"]
-        elif isinstance(data.get("markdown"), str):
-            fields = {k: v for k, v in data.items() if k in frontmatter.FIELD_LABELS}
-            fields.pop("markdown", None)
-            head = yaml.safe_dump(fields, allow_unicode=True, sort_keys=False)
-            text = f"---\n{head}---\n\n{data['markdown']}" if fields else data["markdown"]
+        fields, data = body(m.CheckBody)
+        slug = fields.slug if fields.slug is not None else slug
+        if fields.source is not None:
+            text = fields.source
+        elif fields.markdown is not None:
+            meta = {k: v for k, v in data.items() if k in frontmatter.FIELD_LABELS}
+            meta.pop("markdown", None)
+            head = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
+            text = f"---\n{head}---\n\n{fields.markdown}" if meta else fields.markdown
         else:
             raise Invalid("请提供 source（完整文章）或 markdown（正文）", fields={"source": "必填"})
     else:
         try:
-            text = raw.decode("utf-8-sig")
+            text = request.get_data(cache=True).decode("utf-8-sig")
         except UnicodeDecodeError:
             message = "内容不是有效的 UTF-8 编码，请另存为 UTF-8 后再检查。"
             finding = Finding("KB-STRUCT-011", "error", message, 1)
-            return jsonify({"findings": Report([finding]).as_dicts()})
+            return respond(m.CheckResult, {"findings": Report([finding]).as_dicts()})
     if slug is None:
         meta = frontmatter.split(text).meta or {}
         slug = meta.get("slug") if isinstance(meta.get("slug"), str) else None
     report = check(text, context_from_db(db.session(), slug, actor=user))
-    return jsonify({"findings": report.as_dicts()})
+    return respond(m.CheckResult, {"findings": report.as_dicts()})
