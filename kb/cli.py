@@ -539,6 +539,10 @@ def serve(host: str | None, port: int | None, threads: int, workers: int, access
         _session()
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
+    problem = serving.cannot_listen(host, port)
+    if problem:
+        click.echo(f"错误：无法在 {host}:{port} 上提供服务：{problem}", err=True)
+        sys.exit(2)
     click.echo(
         f"kb 已启动：http://{host}:{port}/ （数据目录 {app.config['DATA_DIR']}，"
         f"索引目录 {app.config['INDEX_DIR']}，{workers} 个进程）"

@@ -11,6 +11,7 @@ happens in that background thread, never in a request.
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import socket
@@ -131,6 +132,27 @@ def _waitress_classes(app: Flask) -> tuple[type, type]:
             super().handle_close()
 
     return KbErrorTask, KbChannel
+
+
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` (in Chinese), or None when it can:
+    asked before start-up so that a port in use is a message, not a traceback."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return "主机名无法解析"
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as both servers do
+        try:
+            probe.bind(address)
+        except PermissionError:
+            return "没有权限使用这个端口（1024 以下的端口需要管理员权限）"
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                return "端口已被占用（可能已有一个 kb 在运行），请换一个端口（--port 或 KB_PORT）"
+            return f"地址不可用（{err.strerror or err}）"
+    return None
 
 
 def run_waitress(app: Flask, host: str, port: int, threads: int) -> None:

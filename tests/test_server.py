@@ -149,3 +149,19 @@ def test_init_serve_restart(tmp_path):
             assert status == 200 and "<h1>修改密码</h1>" in page, (username, page[:200])
         status, page = sign_in(base, "editor", "wrong-password")
         assert status == 401 and "用户名或密码不正确" in page
+
+
+def test_a_port_in_use_is_a_message_not_a_traceback(tmp_path):
+    data_dir = tmp_path / "data"
+    env = environment(data_dir)
+    subprocess.run([KB, "init"], env=env, check=True, capture_output=True, timeout=120)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [KB, "serve", "--port", str(port)], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 2
+    assert f"无法在 127.0.0.1:{port} 上提供服务：端口已被占用" in done.stderr
+    assert "Traceback" not in done.stderr and "kb 已启动" not in done.stdout
