@@ -55,30 +55,21 @@ def monthly():  # type: ignore[no-untyped-def]
         scale = lambda v: None if v is None else round(v * 100, 1)  # noqa: E731
         return labels, [scale(v) for v in now], [scale(v) for v in before]
 
+    groups = [
+        ("文章", pair(["new", "revised", "archived", "stale"])),
+        ("搜索", pair(["searches", "zero_result", "weak", "reads"])),
+        ("比例（%）", pct_pair(["click_through", "helpful_ratio", "link_rate"])),
+        ("修订请求与工单", pair(["opened", "closed", "overdue", "received", "linked"])),
+    ]
     svg = [
-        charts.compare_bars(
-            "文章",
-            *pair(["new", "revised", "archived", "stale"]),
-            current_label=report["month"],
-            previous_label=report["previous_month"],
-        ),
-        charts.compare_bars(
-            "搜索",
-            *pair(["searches", "zero_result", "weak", "reads"]),
-            current_label=report["month"],
-            previous_label=report["previous_month"],
-        ),
-        charts.compare_bars(
-            "比例（%）",
-            *pct_pair(["click_through", "helpful_ratio", "link_rate"]),
-            current_label=report["month"],
-            previous_label=report["previous_month"],
-        ),
-        charts.compare_bars(
-            "修订请求与工单",
-            *pair(["opened", "closed", "overdue", "received", "linked"]),
-            current_label=report["month"],
-            previous_label=report["previous_month"],
+        *(
+            charts.compare_bars(
+                title,
+                *values,
+                current_label=report["month"],
+                previous_label=report["previous_month"],
+            )
+            for title, values in groups
         ),
         charts.ranked_bars("无结果搜索 Top 20", report["current"]["search"]["top_zero"]),
     ]
