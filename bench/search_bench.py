@@ -680,8 +680,16 @@ def run_size(size: int, queries: list[str], args: argparse.Namespace) -> dict[st
             f"searcher: {result['searcher']['search_ms']}; where the time goes (ms/query): "
             f"{result['searcher']['profile_ms_per_query']}"
         )
+        if not args.no_http:
+            log(f"HTTP API: kb serve + {args.http_requests} requests")
+            result["http"] = http_latency(
+                app, data_dir, queries, args.http_requests, args.http_budget
+            )
+            log(f"http: {result['http']}")
         if args.before:
-            # the other checkout's code on the same index and database, in the same run
+            # the other checkout's code on the same index and database, in the same run; after
+            # this code's HTTP stage, because the older code publishes into the index without
+            # recording it in kb-index.json, which this code's server then takes for damage
             python = str(Path(args.before).resolve() / ".venv" / "bin" / "python")
             qfile = work / "queries-before.json"
             qfile.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
@@ -702,12 +710,6 @@ def run_size(size: int, queries: list[str], args: argparse.Namespace) -> dict[st
             )
             result["before"]["loadavg"] = [round(x, 2) for x in os.getloadavg()]
             log(f"before: {json.dumps(result['before'], ensure_ascii=False)[:1500]}")
-        if not args.no_http:
-            log(f"HTTP API: kb serve + {args.http_requests} requests")
-            result["http"] = http_latency(
-                app, data_dir, queries, args.http_requests, args.http_budget
-            )
-            log(f"http: {result['http']}")
         app.extensions["kb_engine"].dispose()
         if not args.no_fts5:
             fts_path = work / "fts5.sqlite3"

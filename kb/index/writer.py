@@ -37,6 +37,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, joinedload
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec, W3Segment
 from whoosh.index import LockError
 
 from kb import db
@@ -77,6 +78,35 @@ def _swap(base: Path, name: str) -> None:
     tmp = base / f"{POINTER}.{secrets.token_hex(4)}"
     tmp.write_text(name, encoding="utf-8")
     os.replace(tmp, base / POINTER)  # atomic: readers see the old or the new name, never half
+
+
+SEGMENT_ID_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+class _UniqueSegmentCodec(W3Codec):
+    """Whoosh's own codec, except for how a new segment is named.
+
+    Whoosh names segments from the ``random`` module's global state. Anything that seeds it
+    (a test framework does so for every example; a library might) makes the next writer pick a
+    name an existing segment already has, and creating its files truncates that segment: the
+    index then fails with "Unknown file header". Names drawn from ``secrets`` and checked
+    against the folder cannot collide. The segment itself carries a plain ``W3Codec``, so the
+    table of contents pickles only Whoosh's classes.
+    """
+
+    def new_segment(self, storage: Any, indexname: str) -> W3Segment:
+        taken = {name.split(".", 1)[0] for name in storage.list()}
+        while True:
+            segid = "".join(secrets.choice(SEGMENT_ID_CHARS) for _ in range(16))
+            if f"{indexname}_{segid}" not in taken:
+                break
+        plain = W3Codec(self._blocklimit, self._compression, self._inlinelimit)
+        return W3Segment(plain, indexname, segid=segid)
+
+
+def index_writer(ix: Any, **options: Any) -> Any:
+    """A Whoosh writer for ``ix`` whose new segments never reuse an existing segment's name."""
+    return ix.writer(codec=_UniqueSegmentCodec(), **options)
 
 
 def _lock_timeout() -> float:
@@ -187,8 +217,10 @@ def drain(s: Session | None = None) -> int:
                     return applied
                 ids = {aid for _tid, aid in tasks}
                 try:
-                    writer = whoosh_index.open_dir(str(folder)).writer(
-                        timeout=_lock_timeout(), compound=False
+                    writer = index_writer(
+                        whoosh_index.open_dir(str(folder)),
+                        timeout=_lock_timeout(),
+                        compound=False,
                     )
                 except LockError:
                     log.warning("Whoosh lock busy; the log stays unapplied for now")
@@ -228,8 +260,8 @@ def sync_counts() -> int:
                 s.scalars(select(Feedback.article_id).where(Feedback.updated_at > since).distinct())
             )
             if ids:
-                writer = whoosh_index.open_dir(str(folder)).writer(
-                    timeout=_lock_timeout(), compound=False
+                writer = index_writer(
+                    whoosh_index.open_dir(str(folder)), timeout=_lock_timeout(), compound=False
                 )
                 try:
                     _apply(writer, s, ids)
@@ -308,7 +340,7 @@ def _rebuild_locked(base: Path, procs: int = 1) -> dict[str, Any]:
         options: dict[str, Any] = {"limitmb": 256, "compound": False}
         if procs > 1:
             options.update(procs=procs, multisegment=False)
-        writer = ix.writer(**options)
+        writer = index_writer(ix, **options)
         try:
             for article in rs.scalars(_published_query()):
                 writer.add_document(**document_for(article))
