@@ -19,6 +19,7 @@ from kb import ROOT, create_app
 from kb.config import ConfigError
 from kb.errors import KbError
 
+DEMO_MARK = "demo_setup"  # started → done: a killed `kb init --demo` is finished by the next one
 DEMO_ORGS = (
     ("bureau", "广西壮族自治区数据局（示例）", "bureau"),
     ("demo", "示例信创服务有限公司", "enterprise"),
@@ -122,7 +123,7 @@ def init_cmd(demo: bool) -> None:
 
     from kb import accounts, db
     from kb.accounts import SYSTEM
-    from kb.models import Article, Organisation, User
+    from kb.models import Article, Organisation, Setting, User
 
     click.echo(f"数据目录：{current_app.config['DATA_DIR']}")
     _upgrade()
@@ -140,6 +141,13 @@ def init_cmd(demo: bool) -> None:
         return
     users = s.scalar(select(func.count()).select_from(User)) or 0
     articles = s.scalar(select(func.count()).select_from(Article)) or 0
+    mark = s.get(Setting, DEMO_MARK)
+    if mark is not None and mark.value != "done":
+        # an earlier `kb init --demo` was killed part-way: finish what it began (every step
+        # skips what already exists), rather than leave half the samples for good
+        click.echo("上次初始化示例数据未完成，继续完成（已有内容保持不变）。")
+        _demo_content(s)
+        return
     if users or articles:
         # Restarts never change content: the samples go only into an empty database, so an
         # approved edit is never replaced by the sample text again.
@@ -175,8 +183,11 @@ def _demo_content(s: Any) -> None:
 
     from kb import accounts, importer, passwords
     from kb.accounts import SYSTEM
-    from kb.models import Organisation, User
+    from kb.models import Organisation, Setting, Ticket, User
 
+    mark = s.get(Setting, DEMO_MARK)
+    if mark is None:
+        s.add(Setting(key=DEMO_MARK, value="started"))  # committed with the first rows below
     for code, name, kind in DEMO_ORGS:
         if s.scalar(select(Organisation).where(Organisation.code == code)) is None:
             accounts.create_org(s, SYSTEM, code, name, kind)
@@ -203,23 +214,25 @@ def _demo_content(s: Any) -> None:
             click.echo(f"  {username:<8} {role:<8} {password}")
     else:
         click.echo(f"示例账号已存在，密码见 {accounts_file}")
-    from kb.models import Article
 
-    empty = s.scalar(select(Article.id).limit(1)) is None
     results = importer.import_paths(
         s, SYSTEM, [str(ROOT / "articles")], enterprise_code="demo", publish=True
     )
     _print_import(results, quiet=True)
-    if empty:  # sample tickets, votes and a revision request: only into a new database
-        from kb import articles as ops
+    from kb import articles as ops
+
+    # sample tickets, votes and a revision request: only into a database this command is
+    # filling (they go in one transaction, so no tickets means they are still to come)
+    if s.scalar(select(Ticket.id).limit(1)) is None:
         from kb import demo
 
         made = demo.populate_loops(s)
-        ops.commit(s)
         click.echo(
             f"示例闭环数据：工单 {made.tickets} 个（生成草稿 {made.drafts} 篇），"
             f"读者评价 {made.votes} 条，修订请求 {made.requests} 个"
         )
+    s.get(Setting, DEMO_MARK).value = "done"
+    ops.commit(s)
     from kb.index import writer
 
     writer.ensure_index()

@@ -78,3 +78,35 @@ def test_demo_activity_is_never_added_to_a_database_with_articles(runner, app_co
     assert "示例闭环数据" not in result.output
     numbers = loop_counts(data_dir)
     assert numbers["tickets"] == 0 and numbers["votes"] == 0 and numbers["open_requests"] == 0
+
+
+def test_a_demo_set_up_killed_half_way_is_finished_by_the_next_run(runner, app_config, monkeypatch):
+    """`make run` interrupted while it imports the samples: the next one must not take the
+    half-filled database for a used one and leave it without half the samples for good."""
+    from kb import ROOT, importer
+
+    data_dir = Path(app_config["DATA_DIR"])
+    samples = len(list((ROOT / "articles").glob("*.md")))
+    real_import = importer.import_paths
+
+    def killed_after_ten(s, actor, paths, **options):  # type: ignore[no-untyped-def]
+        first = sorted((ROOT / "articles").glob("*.md"))[:10]
+        real_import(s, actor, [str(p) for p in first], **options)
+        raise SystemExit(137)  # as if killed: nothing after this point ran
+
+    monkeypatch.setattr(importer, "import_paths", killed_after_ten)
+    assert runner.invoke(cli, ["init", "--demo"]).exit_code == 137
+    assert loop_counts(data_dir)["articles"] == 10
+    monkeypatch.setattr(importer, "import_paths", real_import)
+
+    resumed = runner.invoke(cli, ["init", "--demo"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "上次初始化示例数据未完成" in resumed.output
+    assert "示例闭环数据：工单 3 个" in resumed.output
+    full = loop_counts(data_dir)
+    assert full["articles"] == samples + 1  # every sample, and the draft a ticket became
+    assert full["tickets"] == 3 and full["open_requests"] == 1 and full["votes"] >= 5
+
+    settled = runner.invoke(cli, ["init", "--demo"])
+    assert "不再创建示例账号或导入示例文章" in settled.output
+    assert loop_counts(data_dir) == full
