@@ -11,6 +11,10 @@ The schema is owned by the Alembic migrations in kb/migrations/ (never by ``crea
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,7 +24,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, MetaData, create_engine, inspect
+from sqlalchemy import Column, MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from kb.config import ConfigError
@@ -28,6 +32,7 @@ from kb.config import ConfigError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001_baseline"
 VERSION_TABLE = "alembic_version"
+UPGRADE_LOCK_KEY = 0x6B62_0001  # PostgreSQL advisory lock: one schema upgrade at a time
 
 
 class SchemaBehind(ConfigError):
@@ -120,20 +125,50 @@ def ensure(engine: Engine) -> SchemaState:
 def upgrade(engine: Engine, revision: str = "head") -> list[str]:
     """Bring the database to ``revision``; what was done, as lines for the operator."""
     done: list[str] = []
-    found = state(engine)
-    if found.kind == "unknown":
-        raise SchemaBehind(found.message)
-    with _MigrationConnection(engine) as conn:
-        if found.kind == "legacy":
-            done += _adopt_legacy(conn)
-        command.upgrade(alembic_config(conn), revision)
-        conn.commit()
+    with upgrade_lock(engine):
+        # read where the database stands only once the lock is held: another process (a
+        # second node's `make run`, an operator's `kb db upgrade`) may just have upgraded it
+        found = state(engine)
+        if found.kind == "unknown":
+            raise SchemaBehind(found.message)
+        with _MigrationConnection(engine) as conn:
+            if found.kind == "legacy":
+                done += _adopt_legacy(conn)
+            command.upgrade(alembic_config(conn), revision)
+            conn.commit()
     after = state(engine)
     if found.current != after.current or found.kind == "empty":
         done.append(f"数据库结构已从 {found.current or '空'} 升级到 {after.current}。")
     else:
         done.append(f"数据库结构已是最新版本（{after.current}），无需升级。")
     return done
+
+
+@contextlib.contextmanager
+def upgrade_lock(engine: Engine) -> Iterator[None]:
+    """Hold the database's upgrade lock: two upgrades at once would both create the same
+    tables, and the second would fail half-way. PostgreSQL: a session advisory lock; a SQLite
+    file: an ``fcntl`` lock on a file beside it (dropped by the kernel if the holder dies)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": UPGRADE_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": UPGRADE_LOCK_KEY})
+                conn.commit()
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield  # in memory (tests) or another store: nothing else can reach it
+        return
+    fd = os.open(f"{database}.upgrade-lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
 
 
 class _MigrationConnection:

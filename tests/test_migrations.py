@@ -249,3 +249,30 @@ def test_kb_init_makes_a_fresh_database_through_the_migrations(data_dir, monkeyp
     engine = make_engine(f"sqlite:///{data_dir / 'kb.sqlite3'}")
     assert schema_version.state(engine).kind == "current"
     engine.dispose()
+
+
+def test_upgrades_started_together_take_turns(engine, data_dir):
+    """Two nodes' `make run`, or an operator's `kb db upgrade` during one: each upgrade waits
+    for the other, then finds the database current, instead of failing half-way."""
+    schema_version.upgrade(engine, schema_version.BASELINE)
+    load_world(engine)
+    env = kb_env(data_dir)
+    env["KB_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+    runs = [
+        subprocess.Popen(
+            [KB, "db", "upgrade"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    for run, (out, err) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, out + err
+        assert "Traceback" not in err
+    said = "".join(out for out, _err in outputs)
+    assert said.count(f"升级到 {schema_version.head()}") == 1
+    assert said.count("无需升级") == 2
+    assert schema_version.state(engine).kind == "current"
