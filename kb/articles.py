@@ -251,11 +251,12 @@ def check_base(article: Article, base_revision: int) -> None:
     )
 
 
-def check_revision(s: Session, article: Article, revision: Revision) -> Report:
-    """The checker's report on a revision, with the database as context."""
+def check_revision(s: Session, article: Article, revision: Revision, actor: Any) -> Report:
+    """The checker's report on a revision, with the database as ``actor`` may see it as
+    context: a link check must not tell an author which unreadable articles exist."""
     from kb.checker import context_from_db
 
-    ctx: CheckContext = context_from_db(s, article.slug)
+    ctx: CheckContext = context_from_db(s, article.slug, actor=actor)
     return check(revision.source, ctx)
 
 
@@ -269,7 +270,7 @@ def submit(s: Session, actor: Any, article: Article) -> Report:
         raise TransitionRefused(
             f"当前状态（{label}）不能提交审核；只有草稿或已退回的修订可以提交。"
         )
-    report = check_revision(s, article, revision)
+    report = check_revision(s, article, revision, actor)
     if report.has_errors:
         raise SubmissionBlocked(
             f"内容检查发现 {len(report.errors)} 个错误，修正后才能提交审核。",

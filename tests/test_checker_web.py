@@ -224,3 +224,27 @@ def test_preview_and_submit_page_name_the_same_line_for_a_finding(app, login_as)
     stored = editor.get("/api/v1/articles/uos-pantum-offline?revision=working").get_json()
     source_lines = stored["source"].split("\n")
     assert source_lines.index("有问题请联系王工，手机 13812345678。") + 1 != phone_line
+
+
+def test_submitting_does_not_reveal_which_unreadable_articles_exist(app, login_as, make_article):
+    """A link to another enterprise's draft is as dead for its author as a link to nothing:
+    were it accepted, submitting would tell him the draft exists."""
+    make_article(slug="printer-offline")
+    make_article(status="draft", slug="rival-draft", owner="other")
+    editor = login_as("editor")
+    linked = GOOD_BODY.replace(
+        "## 参考资料",
+        "见 [脱机处理](/articles/printer-offline)、[对手草稿](/articles/rival-draft)"
+        " 和 [没有的](/articles/no-such-article)。\n\n## 参考资料",
+    )
+    created = editor.post(
+        "/api/v1/articles", data=(SOURCE + linked).encode(), content_type="text/markdown"
+    )
+    refused = editor.post(f"/api/v1/articles/{created.get_json()['slug']}/submit")
+    assert refused.status_code == 422
+    dead = [
+        f["message"] for f in refused.get_json()["error"]["findings"] if f["rule"] == "KB-LINK-001"
+    ]
+    assert len(dead) == 2
+    assert any("rival-draft" in m for m in dead) and any("no-such-article" in m for m in dead)
+    assert dead[0].replace("rival-draft", "no-such-article") in dead

@@ -44,7 +44,7 @@ def _review_page(s, article, error: KbError | None = None):  # type: ignore[no-u
     rows = []
     if published is not None and revision.id != published.id:
         rows = revdiff.folded(revdiff.between(s, user, article, published.number, revision.number))
-    report = ops.check_revision(s, article, revision)
+    report = ops.check_revision(s, article, revision, user)
     page = render_template(
         "review/show.html",
         article=article,
