@@ -4,7 +4,6 @@ and pages that print without navigation. A real `kb serve` process, headless Chr
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,15 +30,9 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from tests.conftest import kb_env  # noqa: E402
+from tests.conftest import free_port, kb_env  # noqa: E402
 
 KB = str(Path(sys.executable).with_name("kb"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +45,7 @@ def server() -> Iterator[dict]:
         if line and not line.startswith("#"):
             user, _role, password = line.split("\t")
             passwords[user] = password
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [KB, "serve", "--port", str(port)],
         env=env,

@@ -21,16 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import kb_env
+from tests.conftest import free_port, kb_env
 
 pytestmark = pytest.mark.slow
 KB = str(Path(sys.executable).parent / "kb")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def environment(data_dir: Path) -> dict[str, str]:
