@@ -24,14 +24,17 @@ import numpy as np
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
-MAX_CACHED_TERMS = 3000  # document sets per generation
-MAX_CACHED_POSTINGS = 200  # live postings per generation (views of the segments' when possible)
+# Per generation, by size: two generations are kept (a slow thread may still read the older),
+# and at 100k articles a document set is 12.5 kB and a common word's postings a megabyte, so
+# counts (3,000 sets, 200 postings) once grew a serving process past 550 MB.
+TERM_CACHE_BYTES = 12 * 2**20  # document sets per generation
+POSTINGS_CACHE_BYTES = 16 * 2**20  # live postings per generation (views of the segments' if whole)
 SEGMENT_CACHE_BYTES = 64 * 2**20  # decoded postings kept across generations
 K1 = 1.2
 B = 0.75
 
 _BYTE_LENGTHS = np.array([byte_to_length(i) for i in range(256)], dtype=np.float32)
-_EMPTY_IDS = np.zeros(0, dtype=np.int64)
+_EMPTY_IDS = np.zeros(0, dtype=np.int32)
 _EMPTY_TF = np.zeros(0, dtype=np.float32)
 
 
@@ -92,18 +95,39 @@ def _segment_postings(seg: Any, field: str, text: str) -> tuple[np.ndarray, np.n
     if hasattr(matcher, "_read_ids") and hasattr(matcher, "_goto"):
         # Whoosh 3 codec: read block by block (one zlib + unpickle each), no per-posting Python
         while True:
-            matcher._read_ids()
-            matcher._read_weights()
-            ids.append(np.asarray(matcher._ids, dtype=np.int64))
-            weights.append(np.asarray(matcher._weights, dtype=np.float32))
+            block_ids, block_weights = _read_block(matcher)
+            ids.append(block_ids)
+            weights.append(block_weights)
             if matcher._lastblock:
                 break
             matcher._goto(matcher._nextoffset)
     else:  # another codec: the generic, slower way
         items = list(matcher.all_items())
-        ids.append(np.fromiter((i for i, _w in items), dtype=np.int64, count=len(items)))
+        ids.append(np.fromiter((i for i, _w in items), dtype=np.int32, count=len(items)))
         weights.append(np.fromiter((w for _i, w in items), dtype=np.float32, count=len(items)))
     return np.concatenate(ids), np.concatenate(weights)
+
+
+def _read_block(matcher: Any) -> tuple[np.ndarray, np.ndarray]:
+    """One block's (document numbers, term frequencies): the block's unpickled tuple turned into
+    arrays directly (numpy's cumsum for the delta-coded ids), not one Python step a posting."""
+    matcher._read_data()
+    deltas, weights = matcher._data[0], matcher._data[1]
+    if matcher._byteids:  # not what kb's schema writes; Whoosh's own decoding then
+        matcher._read_ids()
+        matcher._read_weights()
+        return (
+            np.asarray(matcher._ids, dtype=np.int32),
+            np.asarray(matcher._weights, dtype=np.float32),
+        )
+    block_ids = np.cumsum(np.asarray(deltas, dtype=np.int64)).astype(np.int32)
+    if weights is None:
+        tf = np.ones(len(block_ids), dtype=np.float32)
+    elif isinstance(weights, float):
+        tf = np.full(len(block_ids), weights, dtype=np.float32)
+    else:
+        tf = np.asarray(weights, dtype=np.float32)
+    return block_ids, tf
 
 
 def _segment_lengths(seg: Any, field: str) -> np.ndarray:
@@ -149,7 +173,9 @@ class DocSets:
             if seg.segment() is not None  # an empty index's reader has no segment
         ]
         self._terms: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._terms_bytes = 0
         self._postings: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._postings_bytes = 0
         self._lock = threading.Lock()
         alive = np.ones(self.size, dtype=bool)
         for seg, offset, _sid in self._segs:
@@ -194,9 +220,12 @@ class DocSets:
                 return found
         found = self._live_postings(field, text)
         with self._lock:
-            self._postings[key] = found
-            if len(self._postings) > MAX_CACHED_POSTINGS:
-                self._postings.popitem(last=False)
+            if key not in self._postings:
+                self._postings[key] = found
+                self._postings_bytes += found[0].nbytes + found[1].nbytes
+            while self._postings_bytes > POSTINGS_CACHE_BYTES and len(self._postings) > 1:
+                _k, (ids, tf) = self._postings.popitem(last=False)
+                self._postings_bytes -= ids.nbytes + tf.nbytes
         return found
 
     def _live_postings(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -236,10 +265,22 @@ class DocSets:
         else:
             bits = 0
         with self._lock:
-            self._terms[key] = bits
-            if len(self._terms) > MAX_CACHED_TERMS:
+            if key not in self._terms:
+                self._terms[key] = bits
+                self._terms_bytes += self._nbytes
+            while self._terms_bytes > TERM_CACHE_BYTES and len(self._terms) > 1:
                 self._terms.popitem(last=False)
+                self._terms_bytes -= self._nbytes
         return bits
+
+    def doc_frequency(self, field: str, text: str) -> int:
+        """How many documents (deleted ones included) hold ``text`` in ``field``, from the term
+        dictionary alone: nothing is decoded, so it is cheap for any word, however common."""
+        with self._read:
+            try:
+                return int(self.reader.doc_frequency(field, text))
+            except KeyError:
+                return 0
 
     def any_of(self, terms: Iterable[tuple[str, str]]) -> int:
         bits = 0

@@ -244,6 +244,22 @@ def concepts_of(
     return concepts
 
 
+def too_common(variant: ranker.Variant, sets: bitsets.DocSets) -> bool:
+    """A weak stand-in (a sub-word, a general-language synonym) found in more than
+    ``COMMON_SHARE`` of the articles: it would neither decide a match nor move a score at its
+    weight, and decoding its postings is much of a query's cost on a large index. The user's
+    own word and the curated synonyms always stay."""
+    if variant.weight > THESAURUS_WEIGHT:
+        return False
+    # in a small collection one page is a large share, and a short list costs nothing to read
+    limit = max(COMMON_SHARE * sets.live_count, COSTLY_POSTINGS)
+    return any(
+        sets.doc_frequency(field, word) > limit
+        for word in variant.words
+        for field, _b in variant.fields
+    )
+
+
 def concept_bits(concept: ranker.Concept, sets: bitsets.DocSets, min_presence: float = 0.0) -> int:
     """Documents with any variant of the concept (every word of a multi-word one)."""
     found = 0
@@ -277,6 +293,7 @@ def needed(n: int) -> int:
 MAX_CORE = 6  # the most selective words decide what matches; the rest only add to scores
 # a word in more than this share of the articles (用, 文档, 设置 …) never decides a match
 COMMON_SHARE = 0.2
+COSTLY_POSTINGS = 2000  # postings worth skipping for a weak stand-in word (~2 ms to decode)
 MIN_CANDIDATES = 10  # fewer pages with the decisive words: let the common ones find more
 PHRASE_TOP = 20  # the best this many are checked for the query's words side by side
 PHRASE_TITLE_BOOST = 0.3
@@ -373,6 +390,8 @@ def _search(
     concepts: list[ranker.Concept] = []
     if parsed.words:
         concepts = concepts_of(parsed, synonyms.mapping(s_db))
+        for c in concepts:
+            c.variants = [v for v in c.variants if not too_common(v, sets)]
         for word, c in zip(parsed.words, concepts, strict=True):
             c.bits = concept_bits(c, sets)
             # rarity of the word itself (and its curated synonyms), not of its sub-words; a
