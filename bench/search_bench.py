@@ -599,7 +599,8 @@ def doc_prep_breakdown(app: Any, n: int = 300) -> dict[str, float]:
     from kb.index import analyzer, schema, writer
 
     with app.app_context():
-        arts = [a for _, a in zip(range(n), writer._published(db.session()), strict=False)]
+        published = db.session().scalars(writer._published_query())
+        arts = [a for _, a in zip(range(n), published, strict=False)]
         analyzer.segmenter()
 
         def timed(fn: Any) -> float:
@@ -633,8 +634,8 @@ def doc_prep_breakdown(app: Any, n: int = 300) -> dict[str, float]:
 
 def run_size(size: int, queries: list[str], args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"kb-bench-{size}-", dir=args.workdir))
-    data_dir = work / "data"
-    data_dir.mkdir()
+    data_dir = Path(args.data) if args.data else work / "data"
+    data_dir.mkdir(exist_ok=True)
     result: dict[str, Any] = {
         "size": size,
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -643,21 +644,30 @@ def run_size(size: int, queries: list[str], args: argparse.Namespace) -> dict[st
     log(f"=== {size:,} articles — data dir {data_dir}")
     try:
         app = corpus.make_app(data_dir)
-        with app.app_context():
-            from kb import db
+        if args.data:
+            log(f"corpus and index: reusing {data_dir} (built by bench/ops_bench.py)")
+            with app.app_context():
+                from kb.index import writer
 
-            db.ensure_schema()
-            s = db.session()
-            corpus.seed_accounts(s)
-            log("corpus: generating and inserting rows")
-            result["corpus"] = corpus.write_corpus(s, size, progress=log)
-        log(f"corpus: {result['corpus']}")
+                writer.drain()
+        else:
+            with app.app_context():
+                from kb import db
+
+                db.ensure_schema()
+                s = db.session()
+                corpus.seed_accounts(s)
+                log("corpus: generating and inserting rows")
+                result["corpus"] = corpus.write_corpus(s, size, progress=log)
+            log(f"corpus: {result['corpus']}")
         if args.breakdown:
             result["doc_prep_ms"] = doc_prep_breakdown(app)
             log(f"per-document build costs (ms): {result['doc_prep_ms']}")
-        builds = {}
-        if args.build_procs:
-            order: tuple[int, ...] = (args.build_procs,)
+        builds: dict[int, Any] = {}
+        if args.data:
+            order: tuple[int, ...] = ()
+        elif args.build_procs:
+            order = (args.build_procs,)
         else:
             order = (2, 1) if not args.no_procs2 else (1,)
         for procs in order:
@@ -695,6 +705,12 @@ def run_size(size: int, queries: list[str], args: argparse.Namespace) -> dict[st
             # this code's HTTP stage, because the older code publishes into the index without
             # recording it in kb-index.json, which this code's server then takes for damage
             python = str(Path(args.before).resolve() / ".venv" / "bin" / "python")
+            if args.data:  # keep the reused folder whole for this code's next run
+                log("BEFORE: copying the data folder for the other checkout")
+                before_dir = work / "before-data"
+                shutil.copytree(data_dir, before_dir)
+            else:
+                before_dir = data_dir
             qfile = work / "queries-before.json"
             qfile.write_text(json.dumps(queries, ensure_ascii=False), encoding="utf-8")
             log(f"BEFORE ({args.before}): publish, searcher and HTTP latency (child process)")
@@ -702,7 +718,7 @@ def run_size(size: int, queries: list[str], args: argparse.Namespace) -> dict[st
             result["before"] = run_child(
                 [
                     "latency",
-                    str(data_dir),
+                    str(before_dir),
                     str(qfile),
                     str(args.publishes),
                     str(http_n),
@@ -732,7 +748,8 @@ def run_size(size: int, queries: list[str], args: argparse.Namespace) -> dict[st
             )
             log(f"fts5 query: {query}")
             result["fts5"] = {"build": build, "query": query}
-        result["index_mb_live"] = builds[order[-1]]["index_mb"]
+        if order:
+            result["index_mb_live"] = builds[order[-1]]["index_mb"]
     finally:
         if args.keep:
             log(f"kept {work}")
@@ -801,7 +818,7 @@ def table(r: dict[str, Any]) -> str:
             None,
             "",
         ),
-        ("index size on disk (MB)", live["index_mb"], fb.get("index_mb"), ""),
+        ("index size on disk (MB)", live.get("index_mb"), fb.get("index_mb"), ""),
         ("publish-to-searchable p50 (ms)", pm["p50"], fq.get("publish_ms", {}).get("p50"), ""),
         (
             "publish-to-searchable p95 (ms)",
@@ -848,9 +865,10 @@ def table(r: dict[str, Any]) -> str:
             ("BEFORE HTTP API p95 (ms)", bh.get("search_ms", {}).get("p95"), None, ""),
             ("BEFORE serving process VmHWM (MB)", bh.get("hwm_mb"), None, ""),
         ]
+    made = r.get("corpus") or {"mean_body_chars": "?", "mean_body_cjk_chars": "?"}
     lines = [
-        f"\n{size:,} articles (corpus: mean body {r['corpus']['mean_body_chars']} chars, "
-        f"{r['corpus']['mean_body_cjk_chars']} Han; {len(r.get('queries', [])) or '?'} queries)",
+        f"\n{size:,} articles (corpus: mean body {made['mean_body_chars']} chars, "
+        f"{made['mean_body_cjk_chars']} Han; {len(r.get('queries', [])) or '?'} queries)",
         f"  {'figure':<48}{'kb':>14}{'FTS5':>10}{'kb/FTS5':>9}   target",
     ]
     for name, kb, peer, target in rows:
@@ -859,8 +877,8 @@ def table(r: dict[str, Any]) -> str:
         ratio = _ratio(kb, peer) if isinstance(kb, float | int) else "—"
         lines.append(f"  {name:<48}{kb_s:>14}{peer_s:>10}{ratio:>9}   {target}")
     notes = [
-        f"segments {live['segments']}, compound {live['compound_files'] or 'none'}, "
-        f"searcher open {live['searcher_open_ms']} ms"
+        f"segments {live.get('segments')}, compound {live.get('compound_files') or 'none'}, "
+        f"searcher open {live.get('searcher_open_ms')} ms"
     ]
     if b2:
         notes.append(
@@ -961,6 +979,13 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir", default=None, help="where the temporary data folders go (default: system temp)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the data folders")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="measure on this prepared data folder (corpus and index, e.g. the one "
+        "`bench/ops_bench.py verify --size 100000` leaves in the temp folder) instead of "
+        "building one; with --before, the other checkout works on a copy",
+    )
     parser.add_argument(
         "--before",
         default=None,
