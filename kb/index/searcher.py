@@ -260,6 +260,18 @@ def too_common(variant: ranker.Variant, sets: bitsets.DocSets) -> bool:
     )
 
 
+def everywhere(concept: ranker.Concept, sets: bitsets.DocSets) -> bool:
+    """The user's word is in so many articles of a large index (系统, 使用, 显示 …) that it
+    can neither decide nor usefully order: it is left out of matching and scoring when the
+    query has other words, and its postings, the longest there are, are never read."""
+    own = concept.variants[0]
+    limit = max(BACKGROUND_SHARE * sets.live_count, COSTLY_POSTINGS)
+    return all(
+        max(sets.doc_frequency(field, word) for field, _b in own.fields) > limit
+        for word in own.words
+    )
+
+
 def concept_bits(concept: ranker.Concept, sets: bitsets.DocSets, min_presence: float = 0.0) -> int:
     """Documents with any variant of the concept (every word of a multi-word one)."""
     found = 0
@@ -293,6 +305,7 @@ def needed(n: int) -> int:
 MAX_CORE = 6  # the most selective words decide what matches; the rest only add to scores
 # a word in more than this share of the articles (用, 文档, 设置 …) never decides a match
 COMMON_SHARE = 0.2
+BACKGROUND_SHARE = 0.4
 COSTLY_POSTINGS = 2000  # postings worth skipping for a weak stand-in word (~2 ms to decode)
 MIN_CANDIDATES = 10  # fewer pages with the decisive words: let the common ones find more
 PHRASE_TOP = 20  # the best this many are checked for the query's words side by side
@@ -388,11 +401,18 @@ def _search(
     for phrase in required:
         scope &= sets.from_query(phrase, s)
     concepts: list[ranker.Concept] = []
+    texts: set[str] = set()
     if parsed.words:
         concepts = concepts_of(parsed, synonyms.mapping(s_db))
         for c in concepts:
             c.variants = [v for v in c.variants if not too_common(v, sets)]
-        for word, c in zip(parsed.words, concepts, strict=True):
+        texts = {w for c in concepts for v in c.variants for w in v.words}
+        words = list(parsed.words)
+        background = [everywhere(c, sets) for c in concepts]
+        if not all(background):
+            concepts = [c for c, common in zip(concepts, background, strict=True) if not common]
+            words = [w for w, common in zip(words, background, strict=True) if not common]
+        for word, c in zip(words, concepts, strict=True):
             c.bits = concept_bits(c, sets)
             # rarity of the word itself (and its curated synonyms), not of its sub-words; a
             # single character (转, 卡, 做) says less than its rarity suggests
@@ -469,7 +489,6 @@ def _search(
             top = heapq.nlargest(wanted, all_ids, key=lambda d: (helpful[d], updated[d], d))
         else:
             top = heapq.nlargest(wanted, all_ids, key=lambda d: (updated[d], d))
-    texts = {w for c in concepts for v in c.variants for w in v.words}
     for doc in top[(page - 1) * per_page :]:
         result.hits.append(_hit(s, doc, texts, stored.get(doc)))
     if result.total < 3 and parsed.words and time.monotonic() < deadline:
