@@ -568,6 +568,7 @@ def serve(host: str | None, port: int | None, threads: int, workers: int, access
     # index must not stop the site from starting (search answers 503 until it is rebuilt).
     from kb.index import drainer
 
+    serving.limit_heap_growth()
     drainer.start(app).wake()
     serving.run_waitress(app, host, port, threads)  # Server: waitress
 

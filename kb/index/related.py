@@ -14,9 +14,10 @@ from typing import Any
 
 from whoosh.query import Or, Term
 
+from kb.index import bitsets, writer
 from kb.index.health import IndexUnavailable
 from kb.index.schema import brand_of, plain_text
-from kb.index.searcher import acl_filter, searcher
+from kb.index.searcher import reader_scope, searcher
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,16 @@ def _related(
         [Term("body", word, boost=weight) for word, weight in key_terms]
         + [Term("title", word, boost=weight * TITLE_WEIGHT) for word, weight in key_terms]
     )
-    same_topic = [Term("category", category)] + [
-        Term("brand", brand_of(p)) for p in products if p.strip()
-    ]
-    scope = acl_filter(visible_terms, {}) & Or(same_topic)
-    hits = s.search(query, limit=limit, filter=scope, mask=Term("aid", str(article_id)))
+    # the filter as a set of document numbers from kb.index.bitsets: an ACL *query* as the
+    # filter is walked one document at a time (0.8 s at 100k articles, on every article page)
+    sets = bitsets.for_searcher(s, str(writer.root()))
+    same_topic = sets.term("category", category) | sets.any_of(
+        ("brand", brand_of(p)) for p in products if p.strip()
+    )
+    allowed = set(sets.ids(reader_scope(sets, visible_terms) & same_topic).tolist())
+    if not allowed:  # Whoosh takes an empty filter set for no filter at all
+        return []
+    hits = s.search(query, limit=limit, filter=allowed, mask=Term("aid", str(article_id)))
     return [
         Related(hit["slug"], hit["title"], hit.get("type") or "", hit.get("category") or "")
         for hit in hits

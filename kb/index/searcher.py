@@ -322,15 +322,6 @@ SINGLE_CHAR_WEIGHT = 0.5
 STALE_FACTOR = 0.9  # an article past its review date (复审日期) ranks a little lower
 
 
-def acl_filter(visible_terms: list[str], filters: dict[str, str]) -> Query:
-    parts: list[Query] = [Or([Term("acl", t) for t in visible_terms])]
-    for name, value in filters.items():
-        if value:
-            fieldname = FILTER_FIELDS[name]
-            parts.append(Term(fieldname, brand_of(value) if fieldname == "brand" else value))
-    return And(parts)
-
-
 # ---- search --------------------------------------------------------------------------------
 
 
@@ -393,7 +384,7 @@ def _search(
     deadline = time.monotonic() + time_limit
     s = searcher()
     sets = bitsets.for_searcher(s, str(writer.root()))
-    scope = sets.live & sets.any_of(("acl", t) for t in visible_terms)
+    scope = reader_scope(sets, visible_terms)
     for name, value in filters.items():
         fieldname = FILTER_FIELDS[name]
         scope &= sets.term(fieldname, brand_of(value) if fieldname == "brand" else value)
@@ -676,10 +667,16 @@ def _hit(s: Any, doc: int, texts: set[str], fields: dict[str, Any] | None = None
 # ---- suggestions: built only from what the reader may see -----------------------------------
 
 
-def _visible(s: Any, query: Query, visible_terms: list[str]) -> bool:
-    return not s.search(
-        query, limit=1, filter=acl_filter(visible_terms, {}), scored=False
-    ).is_empty()
+def reader_scope(sets: bitsets.DocSets, visible_terms: list[str]) -> int:
+    """The live documents a reader with ``visible_terms`` may see, as a document set.
+
+    (A Whoosh search with an ACL *query* as its filter walks the ACL's postings one document
+    at a time in Python: 0.8 s at 100k articles, paid by every suggestion.)"""
+    return sets.live & sets.any_of(("acl", t) for t in visible_terms)
+
+
+def _visible(sets: bitsets.DocSets, scope: int, word: str) -> bool:
+    return bool(sets.any_of((f, word) for f in SEARCH_FIELDS) & scope)
 
 
 _lexicon_cache: dict[int, dict[str, set[str]]] = {}
@@ -708,12 +705,12 @@ def _candidates(s: Any, text: str) -> list[str]:
     return sorted(pool)
 
 
-def _correct(s: Any, text: str, visible_terms: list[str]) -> str | None:
+def _correct(s: Any, sets: bitsets.DocSets, scope: int, text: str) -> str | None:
     import difflib
 
     for candidate in difflib.get_close_matches(text, _candidates(s, text), n=6, cutoff=0.6):
         # a word already inside the query is no correction of it
-        if candidate not in text and _visible(s, Or(_field_terms(candidate, 1.0)), visible_terms):
+        if candidate not in text and _visible(sets, scope, candidate):
             return candidate
     return None
 
@@ -723,22 +720,24 @@ def suggest_correction(parsed: ParsedQuery, visible_terms: list[str]) -> str | N
     replaced by a close word that occurs in an article the reader may see (pinyin is mapped
     back to Chinese)."""
     s = searcher()
+    sets = bitsets.for_searcher(s, str(writer.root()))
+    scope = reader_scope(sets, visible_terms)
     compact = "".join(parsed.words)
     if len(parsed.words) > 1 and len(compact) <= 8 and not compact.isascii():
-        whole = _correct(s, compact, visible_terms)
+        whole = _correct(s, sets, scope, compact)
         if whole:
             return whole
     changed = False
     out: list[str] = []
     for word in parsed.words:
-        if _visible(s, Or(_field_terms(word, 1.0)), visible_terms):
+        if _visible(sets, scope, word):
             out.append(word)
             continue
         replacement = None
         if word.isascii() and word.isalpha():
-            replacement = _from_pinyin(s, word, visible_terms)
+            replacement = _from_pinyin(s, sets, scope, word)
         if replacement is None and len(word) > 1:
-            replacement = _correct(s, word, visible_terms)
+            replacement = _correct(s, sets, scope, word)
         if replacement:
             out.append(replacement)
             changed = True
@@ -747,11 +746,11 @@ def suggest_correction(parsed: ParsedQuery, visible_terms: list[str]) -> str | N
     return " ".join(out) if changed else None
 
 
-def _from_pinyin(s: Any, word: str, visible_terms: list[str]) -> str | None:
+def _from_pinyin(s: Any, sets: bitsets.DocSets, scope: int, word: str) -> str | None:
     from pypinyin import Style, lazy_pinyin
 
-    found = s.search(Term("pinyin", word), limit=5, filter=acl_filter(visible_terms, {}))
-    for hit in found:
+    found = sets.ids(sets.term("pinyin", word) & scope)[:5]
+    for hit in (s.stored_fields(int(doc)) for doc in found):
         for text in [hit["title"], *(hit.get("product_list") or [])]:
             for candidate in precise_words(text):
                 if word in (
@@ -783,8 +782,12 @@ def type_ahead(q: str, visible_terms: list[str], limit: int = 8) -> list[dict[st
                 Term(fieldname, t) for t in islice(s.reader().expand_prefix(fieldname, last), 20)
             )
     concepts.append(Or(alternatives))
+    sets = bitsets.for_searcher(s, str(writer.root()))
+    allowed = set(sets.ids(reader_scope(sets, visible_terms)).tolist())
+    if not allowed:  # Whoosh takes an empty filter set for no filter at all
+        return []
     started = time.perf_counter()
-    found = s.search(And(concepts), limit=limit, filter=acl_filter(visible_terms, {}))
+    found = s.search(And(concepts), limit=limit, filter=allowed)
     out: list[dict[str, str | None]] = []
     seen: set[str] = set()
     lowered = text.lower()
