@@ -545,3 +545,16 @@ def test_run_together_pinyin_is_cut_into_indexed_words(client, make_article):
     data = api_search(client, q="xgmm")
     assert slugs(data) == ["change-password"]
     assert data["suggestion"] == "xg mm" and "xg mm" in data["notice"]
+
+
+def test_a_word_in_almost_every_article_still_finds_when_the_other_word_is_unknown(
+    client, make_article, monkeypatch
+):
+    """In a large index a word in most articles is left out of scoring when the query has
+    other words; a made-up other word must not leave the query with nothing."""
+    from kb.index import searcher
+
+    for n in range(3):
+        make_article(slug=f"sys-{n}", title=f"系统设置第 {n} 篇", body=f"系统的设置方法 {n}。")
+    monkeypatch.setattr(searcher, "COSTLY_POSTINGS", 0)  # the large-index rule, on 3 articles
+    assert api_search(client, q="系统 qwzxv")["total"] == 3

@@ -272,6 +272,16 @@ def everywhere(concept: ranker.Concept, sets: bitsets.DocSets) -> bool:
     )
 
 
+def occurs(concept: ranker.Concept, sets: bitsets.DocSets) -> bool:
+    """Some variant of the concept is in the index at all (term dictionary only)."""
+    return any(
+        sets.doc_frequency(field, word) > 0
+        for variant in concept.variants
+        for word in variant.words
+        for field, _b in variant.fields
+    )
+
+
 def concept_bits(concept: ranker.Concept, sets: bitsets.DocSets, min_presence: float = 0.0) -> int:
     """Documents with any variant of the concept (every word of a multi-word one)."""
     found = 0
@@ -400,7 +410,10 @@ def _search(
         texts = {w for c in concepts for v in c.variants for w in v.words}
         words = list(parsed.words)
         background = [everywhere(c, sets) for c in concepts]
-        if not all(background):
+        # only when another word can still find something: "系统 xyzzy" keeps 系统
+        if any(
+            not common and occurs(c, sets) for c, common in zip(concepts, background, strict=True)
+        ):
             concepts = [c for c, common in zip(concepts, background, strict=True) if not common]
             words = [w for w, common in zip(words, background, strict=True) if not common]
         for word, c in zip(words, concepts, strict=True):
