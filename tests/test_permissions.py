@@ -164,7 +164,10 @@ def test_hidden_article_answers_exactly_like_a_missing_one(world, role):
 
 
 def same_page(body: bytes) -> bytes:
-    return re.sub(rb'name="csrf-token" content="[^"]*"', b'name="csrf-token" content=""', body)
+    """The page with its CSRF tokens blanked: the meta tag's and the sign-out form's (a signed
+    reader's page has both, and a request straddling a second gets different ones)."""
+    body = re.sub(rb'name="csrf-token" content="[^"]*"', b'name="csrf-token" content=""', body)
+    return re.sub(rb'name="csrf_token" value="[^"]*"', b'name="csrf_token" value=""', body)
 
 
 # ---- transitions a role may not make ------------------------------------------------------
