@@ -12,8 +12,6 @@ The schema is owned by the Alembic migrations in kb/migrations/ (never by ``crea
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +26,7 @@ from sqlalchemy import Column, MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from kb.config import ConfigError
+from kb.locks import file_lock
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001_baseline"
@@ -163,12 +162,8 @@ def upgrade_lock(engine: Engine) -> Iterator[None]:
     if not database or database == ":memory:" or database.startswith("file:"):
         yield  # in memory (tests) or another store: nothing else can reach it
         return
-    fd = os.open(f"{database}.upgrade-lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with file_lock(Path(f"{database}.upgrade-lock"), timeout=None):
         yield
-    finally:
-        os.close(fd)  # closing drops the lock
 
 
 class _MigrationConnection:

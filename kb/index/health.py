@@ -14,18 +14,16 @@ the index root; every process of the node answers searches with 503 while the ma
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kb.errors import KbError
 from kb.index.schema import INDEX_SCHEMA_VERSION
+from kb.locks import file_lock
 
 META = "kb-index.json"
 POINTER = "CURRENT"
@@ -119,34 +117,6 @@ def check(base: Path) -> Problem | None:
 def repairing(base: Path) -> bool:
     """A repair is under way on this node (its searches answer 503 meanwhile)."""
     return (base / REPAIR_MARK).exists()
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, *, timeout: float | None) -> Iterator[bool]:
-    """Hold an ``fcntl`` lock on ``path``; yields False when it stays busy for ``timeout`` s
-    (0: do not wait, None: wait as long as it takes). The kernel drops it if we die."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if timeout is None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        else:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        yield False
-                        return
-                    time.sleep(0.05)  # flock has no timeout of its own
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def rebuild_lock(base: Path, *, wait: bool) -> contextlib.AbstractContextManager[bool]:
